@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Load policy manifests from files and directories, validated, as Policy objects.
+
+Nothing is returned unless everything is valid: every problem of a run is raised at once
+in one InputError, so that no node is touched on bad input.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError, Problem
+from ansible_collections.kubenet.netpol.plugins.module_utils.model import policy_from_manifest
+from ansible_collections.kubenet.netpol.plugins.module_utils.validate import validate_policy
+from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import Document, read_documents
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def manifest_files(paths):
+    """Files named on the command line, and every manifest file below named directories."""
+    files = []
+    problems = []
+    for path in paths:
+        path = str(path)
+        if os.path.isdir(path):
+            for top, dirs, names in os.walk(path):
+                dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+                files.extend(os.path.join(top, name) for name in sorted(names) if name.endswith(MANIFEST_SUFFIXES))
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            problems.append(Problem(path, "no such file or directory"))
+    return files, problems
+
+
+def flatten_lists(document):
+    """A kind: List stands for its items; each item keeps its own field lines."""
+    obj = document.obj
+    if isinstance(obj, dict) and obj.get("kind") == "List" and isinstance(obj.get("items"), list):
+        items = document.child("items")
+        flat = []
+        for index in range(len(obj["items"])):
+            flat.extend(flatten_lists(items.child(index)))
+        return flat
+    return [document]
+
+
+def policies_from_documents(documents, default_namespace="default"):
+    """Validate and convert; (policies, problems), duplicates of namespace/name included."""
+    problems = []
+    policies = []
+    seen = {}
+    for document in documents:
+        found = validate_policy(document, default_namespace)
+        if found:
+            problems.extend(found)
+            continue
+        policy = policy_from_manifest(document.obj, default_namespace, document.file)
+        if policy.key in seen:
+            first = seen[policy.key]
+            problems.append(document.problem("metadata.name", "duplicate policy: %s is also defined in %s"
+                                             % (policy.key, first)))
+            continue
+        where = document.file
+        line = document.line_of("")
+        seen[policy.key] = where if line is None else "%s:%d" % (where, line)
+        policies.append(policy)
+    return policies, problems
+
+
+def load_documents(paths):
+    """Every manifest document under the paths, Lists flattened; (documents, problems)."""
+    files, problems = manifest_files(paths)
+    documents = []
+    for path in files:
+        found, file_problems = read_documents(path)
+        problems.extend(file_problems)
+        for document in found:
+            documents.extend(flatten_lists(document))
+    return documents, problems
+
+
+def load_policies(paths, default_namespace="default"):
+    """All NetworkPolicies under the paths, or InputError with every problem found."""
+    documents, problems = load_documents(paths)
+    policies, policy_problems = policies_from_documents(documents, default_namespace)
+    problems.extend(policy_problems)
+    if problems:
+        raise InputError(problems)
+    return tuple(policies)
+
+
+def policies_from_objects(objects, source, default_namespace="default"):
+    """Policies given as already-parsed objects (module arguments, scenario files)."""
+    documents = []
+    for index, obj in enumerate(objects):
+        documents.extend(flatten_lists(Document(obj, "%s[%d]" % (source, index))))
+    policies, problems = policies_from_documents(documents, default_namespace)
+    if problems:
+        raise InputError(problems)
+    return tuple(policies)

@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Resolve policies against the cluster: who is isolated, and what each rule allows.
+
+A rule resolves to clauses. A clause is one (peers, ports, targets) triple with no named
+port left in it: named ports are resolved per destination pod, so one named port can
+become several clauses, each with the pods (targets for ingress, peers for egress) that
+give the name that number. The per-node plan and explain both read these clauses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - reported by the module and filters that need it
+    netaddr = None
+
+from ansible_collections.kubenet.netpol.plugins.module_utils.model import EGRESS, INGRESS, IPBlockPeer
+from ansible_collections.kubenet.netpol.plugins.module_utils.selectors import LabelIndex
+
+DIRECTIONS = (INGRESS, EGRESS)
+
+
+@dataclass(frozen=True)
+class PortRange:
+    """A protocol and an inclusive port range; first None means every port of the protocol."""
+
+    protocol: str
+    first: int | None = None
+    last: int | None = None
+
+    def matches(self, protocol, port):
+        if protocol != self.protocol:
+            return False
+        return self.first is None or self.first <= port <= self.last
+
+    def to_dict(self):
+        return {"protocol": self.protocol, "port": self.first, "end_port": self.last}
+
+
+@dataclass(frozen=True)
+class Clause:
+    """Traffic allowed by part of a rule.
+
+    any_peer: every address; otherwise pods (frozenset of Pod) plus ip_blocks.
+    ports: None for every protocol and port. targets: None for every pod the policy
+    selects, otherwise the keys of the selected pods this clause applies to.
+    """
+
+    any_peer: bool
+    pods: frozenset = frozenset()
+    ip_blocks: tuple = ()
+    ports: tuple | None = None
+    targets: frozenset | None = None
+
+    def allows_port(self, protocol, port):
+        return self.ports is None or any(item.matches(protocol, port) for item in self.ports)
+
+    def allows_target(self, target_key):
+        return self.targets is None or target_key in self.targets
+
+    def allows_peer(self, ip):
+        if self.any_peer:
+            return True
+        if any(ip in pod.ips for pod in self.pods):
+            return True
+        return any(ip_block_contains(block, ip) for block in self.ip_blocks)
+
+
+def ip_block_contains(block, ip):
+    """An ipBlock matches an address inside its cidr and outside every except."""
+    address = netaddr.IPAddress(ip)
+    if address not in netaddr.IPNetwork(block.cidr):
+        return False
+    return not any(address in netaddr.IPNetwork(cut) for cut in block.excepts)
+
+
+def numeric_range(spec):
+    if spec.port is None:
+        return PortRange(spec.protocol)
+    return PortRange(spec.protocol, spec.port, spec.end_port if spec.end_port is not None else spec.port)
+
+
+class Resolver:
+    """Selections and clauses for one cluster and policy set, each computed once."""
+
+    def __init__(self, cluster, policies):
+        self.cluster = cluster
+        self.policies = tuple(sorted(policies, key=lambda policy: policy.key))
+        self.pods = tuple(pod for pod in cluster.pods if pod.selectable)
+        self._namespaces = LabelIndex(cluster.namespaces, lambda name: cluster.namespaces[name].label_map)
+        by_namespace = {}
+        for pod in self.pods:
+            by_namespace.setdefault(pod.namespace, []).append(pod)
+        self._pods_in = {name: LabelIndex(pods, lambda pod: pod.label_map) for name, pods in by_namespace.items()}
+        self._empty = LabelIndex((), dict)
+        self._peer_cache = {}
+        self._clause_cache = {}
+        self._selected = {policy.key: self._select_in(policy.namespace, policy.pod_selector)
+                          for policy in self.policies}
+        self._isolating = {}
+        for policy in self.policies:
+            for direction in DIRECTIONS:
+                if direction in policy.policy_types:
+                    for pod in self._selected[policy.key]:
+                        self._isolating.setdefault((pod.key, direction), []).append(policy)
+
+    def _select_in(self, namespace, selector):
+        index = self._pods_in.get(namespace, self._empty)
+        return index.all if selector is None else index.select(selector)
+
+    def selected(self, policy):
+        """The active, non-hostNetwork pods the policy's podSelector picks in its namespace."""
+        return self._selected[policy.key]
+
+    def isolating(self, pod, direction):
+        """The policies that isolate the pod in a direction (empty: not isolated)."""
+        return tuple(self._isolating.get((pod.key, direction), ()))
+
+    def peer_pods(self, policy, peer):
+        """Pods a selector peer picks: its namespaces (or the policy's own), then its pods."""
+        cache_key = (policy.namespace, peer)
+        if cache_key not in self._peer_cache:
+            if peer.namespace_selector is None:
+                namespaces = (policy.namespace,)
+            else:
+                namespaces = self._namespaces.select(peer.namespace_selector)
+            found = set()
+            for namespace in namespaces:
+                found |= self._select_in(namespace, peer.pod_selector)
+            self._peer_cache[cache_key] = frozenset(found)
+        return self._peer_cache[cache_key]
+
+    def clauses(self, policy, direction, index):
+        """The clauses of one rule, named ports resolved against the destination pods."""
+        cache_key = (policy.key, direction, index)
+        if cache_key not in self._clause_cache:
+            self._clause_cache[cache_key] = tuple(self._build_clauses(policy, direction, index))
+        return self._clause_cache[cache_key]
+
+    def _build_clauses(self, policy, direction, index):
+        rule = policy.rules(direction)[index]
+        any_peer = rule.peers is None
+        pods = set()
+        ip_blocks = []
+        for peer in rule.peers or ():
+            if isinstance(peer, IPBlockPeer):
+                ip_blocks.append(peer)
+            else:
+                pods |= self.peer_pods(policy, peer)
+        pods = frozenset(pods)
+        ip_blocks = tuple(ip_blocks)
+        if rule.ports is None:
+            yield Clause(any_peer, pods, ip_blocks)
+            return
+        numeric = tuple(numeric_range(spec) for spec in rule.ports if not spec.is_named)
+        if numeric:
+            yield Clause(any_peer, pods, ip_blocks, numeric)
+        for spec in rule.ports:
+            if spec.is_named:
+                if direction == INGRESS:
+                    yield from self._named_on_targets(policy, spec, any_peer, pods, ip_blocks)
+                else:
+                    yield from self._named_on_peers(spec, any_peer, pods)
+
+    def named_resolves(self, policy, direction, index, spec):
+        """Whether any destination pod of the rule gives this named port a number."""
+        rule = policy.rules(direction)[index]
+        if direction == INGRESS:
+            candidates = self.selected(policy)
+        elif rule.peers is None:
+            candidates = self.pods
+        else:
+            candidates = set()
+            for peer in rule.peers:
+                if not isinstance(peer, IPBlockPeer):
+                    candidates |= self.peer_pods(policy, peer)
+        return any(pod.named_port(spec.port, spec.protocol) is not None for pod in candidates)
+
+    def _named_on_targets(self, policy, spec, any_peer, pods, ip_blocks):
+        """Ingress: the selected pod is the destination, so it gives the name its number."""
+        by_number = {}
+        for target in self.selected(policy):
+            number = target.named_port(spec.port, spec.protocol)
+            if number is not None:
+                by_number.setdefault(number, set()).add(target.key)
+        for number in sorted(by_number):
+            yield Clause(any_peer, pods, ip_blocks, (PortRange(spec.protocol, number, number),),
+                         frozenset(by_number[number]))
+
+    def _named_on_peers(self, spec, any_peer, pods):
+        """Egress: each peer pod is a destination; an ipBlock has no pod to give a number."""
+        candidates = self.pods if any_peer else pods
+        by_number = {}
+        for peer in candidates:
+            number = peer.named_port(spec.port, spec.protocol)
+            if number is not None:
+                by_number.setdefault(number, set()).add(peer)
+        for number in sorted(by_number):
+            yield Clause(False, frozenset(by_number[number]), (), (PortRange(spec.protocol, number, number),))
+
+
+def ip_set_id(ips):
+    """A stable short name for a set of peer addresses, shared by every rule that has it."""
+    return hashlib.sha256("\n".join(ips).encode()).hexdigest()[:16]
+
+
+class _NodePlanner:
+    """Builds one node's slice of the plan, sharing peer address sets between clauses."""
+
+    def __init__(self, resolver, node_name):
+        self.resolver = resolver
+        self.node = node_name
+        self.local = {pod.key: pod for pod in resolver.pods if pod.node == node_name}
+        self.peer_sets = {}
+        self._ids = {}
+
+    def _pod_set(self, pods):
+        if pods not in self._ids:
+            ips = sorted({ip for pod in pods for ip in pod.ips})
+            set_id = ip_set_id(ips)
+            self.peer_sets[set_id] = ips
+            self._ids[pods] = set_id
+        return self._ids[pods]
+
+    def _clause_dict(self, clause, local_targets):
+        targets = None
+        if clause.targets is not None:
+            targets = sorted(clause.targets & local_targets)
+            if not targets:
+                return None
+        if clause.any_peer:
+            peers = None
+        else:
+            peers = {
+                "pod_set": self._pod_set(clause.pods) if clause.pods else None,
+                "ip_blocks": [{"cidr": block.cidr, "except": list(block.excepts)} for block in clause.ip_blocks],
+            }
+        ports = None if clause.ports is None else [item.to_dict() for item in clause.ports]
+        return {"peers": peers, "ports": ports, "targets": targets}
+
+    def build(self):
+        resolver = self.resolver
+        pods = []
+        for key in sorted(self.local):
+            pod = self.local[key]
+            entry = {"pod": key, "ips": list(pod.ips)}
+            for direction in DIRECTIONS:
+                entry[direction.lower()] = [policy.key for policy in resolver.isolating(pod, direction)]
+            pods.append(entry)
+        policies = []
+        for policy in resolver.policies:
+            local_targets = frozenset(pod.key for pod in resolver.selected(policy) if pod.key in self.local)
+            if not local_targets:
+                continue
+            for direction in DIRECTIONS:
+                if direction not in policy.policy_types:
+                    continue
+                rules = []
+                for index in range(len(policy.rules(direction))):
+                    clauses = [self._clause_dict(clause, local_targets)
+                               for clause in resolver.clauses(policy, direction, index)]
+                    rules.append({"index": index, "clauses": [clause for clause in clauses if clause is not None]})
+                policies.append({"policy": policy.key, "direction": direction.lower(),
+                                 "targets": sorted(local_targets), "rules": rules})
+        return {"node": self.node, "pods": pods, "policies": policies, "peer_sets": self.peer_sets}
+
+
+def plan_warnings(resolver):
+    """Things that are valid but almost certainly not what the author meant."""
+    warnings = []
+    for policy in resolver.policies:
+        if policy.namespace not in resolver.cluster.namespaces:
+            warnings.append("policy %s: namespace %s does not exist in the cluster" % (policy.key, policy.namespace))
+        if not resolver.selected(policy):
+            warnings.append("policy %s selects no pod" % policy.key)
+            continue
+        for direction in DIRECTIONS:
+            if direction not in policy.policy_types:
+                continue
+            for index, rule in enumerate(policy.rules(direction)):
+                for spec in rule.ports or ():
+                    if spec.is_named and not resolver.named_resolves(policy, direction, index, spec):
+                        warnings.append("policy %s %s rule %d: named port %s/%s resolves on no pod"
+                                        % (policy.key, direction.lower(), index, spec.port, spec.protocol))
+    return warnings
+
+
+def build_plan(cluster, policies):
+    """The per-node plan: for each node, its pods' isolation, the policies that select them,
+    their rules as clauses, and the peer address sets the clauses refer to."""
+    resolver = Resolver(cluster, policies)
+    nodes = {}
+    for node in cluster.nodes:
+        nodes[node.name] = _NodePlanner(resolver, node.name).build()
+    isolated = {direction.lower(): sum(1 for pod in resolver.pods if resolver.isolating(pod, direction))
+                for direction in DIRECTIONS}
+    counts = {"policies": len(resolver.policies), "pods": len(resolver.pods), "nodes": len(nodes),
+              "isolated_ingress": isolated["ingress"], "isolated_egress": isolated["egress"]}
+    return {"nodes": nodes, "counts": counts, "warnings": plan_warnings(resolver)}
