@@ -1,0 +1,1 @@
+"""The lab around the kubenet.netpol engine: checks, truth tables and explanations."""
