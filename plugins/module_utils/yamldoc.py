@@ -73,17 +73,20 @@ class Document:
         return Document(self.obj[key], self.file, lines)
 
 
-def _record_lines(node, path, lines, problems, file):
-    lines[path] = node.start_mark.line + 1
+def _record_lines(node, path, lines, problems, file, line=None):
+    """A field's line is its key's line (a block value starts on the next one)."""
+    lines[path] = node.start_mark.line + 1 if line is None else line
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # construct_document reports complex keys as unhashable
             key = key_node.value
             if key in seen:
                 problems.append(Problem(file, "duplicate field %r" % key, "", join_path(path, key),
                                         key_node.start_mark.line + 1))
             seen.add(key)
-            _record_lines(value_node, join_path(path, key), lines, problems, file)
+            _record_lines(value_node, join_path(path, key), lines, problems, file, key_node.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, join_path(path, index), lines, problems, file)
@@ -108,7 +111,9 @@ def parse_documents(text, file):
         try:
             obj = yaml.SafeLoader("").construct_document(node)
         except yaml.YAMLError as exc:
-            problems.append(Problem(file, "invalid YAML: %s" % exc, line=node.start_mark.line + 1))
+            mark = getattr(exc, "problem_mark", None) or node.start_mark
+            reason = getattr(exc, "problem", None) or str(exc)
+            problems.append(Problem(file, "invalid YAML: %s" % reason, line=mark.line + 1))
             continue
         if obj is not None:
             documents.append(Document(obj, file, lines))
