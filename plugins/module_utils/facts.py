@@ -134,7 +134,7 @@ class _ScenarioReader:
             unknown = sorted(set(spec) - POD_FIELDS)
             if unknown:
                 self.problem(path, "unknown field(s): %s" % ", ".join(unknown))
-            namespace, _, name = str(key).partition("/")
+            namespace, name = str(key).partition("/")[::2]
             if not name:
                 self.problem(path, "pods are named namespace/name")
                 continue
@@ -182,8 +182,8 @@ class _ScenarioReader:
         nodes = self.nodes(obj.get("nodes"))
         namespaces = {}
         for ns_name, labels in self.mapping("namespaces", obj.get("namespaces")).items():
-            namespaces[ns_name] = Namespace(ns_name, namespace_labels(ns_name, self.labels("namespaces." + ns_name,
-                                                                                            labels)))
+            labels = self.labels("namespaces." + ns_name, labels)
+            namespaces[ns_name] = Namespace(ns_name, namespace_labels(ns_name, labels))
         pods = self.pods(obj.get("pods"), nodes, namespaces)
         externals = tuple(
             External(ext_name, self.ips("externals.%s.ips" % ext_name, self.mapping("externals." + ext_name,

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ipblock_cidrs: the CIDRs that cover exactly an ipBlock's cidr minus its excepts."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleError, AnsibleFilterError
+
+try:
+    import netaddr
+except ImportError:
+    netaddr = None
+
+from ansible_collections.kubenet.netpol.plugins.module_utils.netpol_ansible import ip_block_problems
+
+
+def ipblock_cidrs(ipblock):
+    """Sorted canonical CIDRs whose union is cidr minus every except, and nothing more."""
+    if netaddr is None:
+        raise AnsibleError("kubenet.netpol.ipblock_cidrs requires the Python library netaddr on the controller")
+    problems = ip_block_problems(ipblock, "ipblock")
+    if problems:
+        raise AnsibleFilterError("ipblock_cidrs: invalid ipBlock:\n%s" % "\n".join(str(problem) for problem in problems))
+    allowed = netaddr.IPSet([netaddr.IPNetwork(ipblock["cidr"]).cidr])
+    for cut in ipblock.get("except") or ():
+        allowed.remove(netaddr.IPNetwork(cut).cidr)
+    return [str(network) for network in allowed.iter_cidrs()]
+
+
+class FilterModule:
+    def filters(self):
+        return {"ipblock_cidrs": ipblock_cidrs}

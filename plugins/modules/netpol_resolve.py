@@ -1,0 +1,333 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: netpol_resolve
+short_description: Resolve Kubernetes NetworkPolicies into a per-node enforcement plan
+version_added: 1.0.0
+description:
+  - Reads NetworkPolicy manifests (files, directories, or objects) and the facts of a cluster
+    (a kubectl JSON snapshot, a scenario file, or API objects), validates all of them, and
+    resolves them into the per-node plan that each node enforces.
+  - Every input is validated before anything is resolved. On invalid input the module fails
+    and names every problem at once, each with its file, line, object and field.
+  - The plan, for each node, lists the local pods with the policies that isolate them, and
+    every rule of those policies as clauses of peer address sets, ipBlocks and port ranges,
+    with named ports already resolved. Its format is described in C(docs/plan-format.md).
+  - This module only reads its inputs, so it never reports a change.
+author:
+  - kubenet.netpol contributors (@kubenet)
+requirements:
+  - netaddr >= 1.2
+  - PyYAML
+notes:
+  - "Paths are read on the host that runs the module: run it once on the controller with
+    C(delegate_to: localhost) and C(run_once: true), and hand each node its slice of RV(plan.nodes)."
+  - A policy that is defined identically in two sources (for example in the repository and in the
+    snapshot) counts once; two different definitions of the same namespace/name are an error.
+  - Policies that are valid but probably not what their author meant (a policy selecting no pod,
+    a named port no pod declares) are reported as warnings and in RV(plan.warnings).
+seealso:
+  - module: kubernetes.core.k8s_info
+    description: Reads the namespaces, pods and nodes to pass as O(cluster).
+options:
+  policies:
+    description:
+      - Paths to NetworkPolicy manifests. A directory stands for every C(.yaml), C(.yml) and
+        C(.json) file below it, hidden directories excepted.
+      - "A file may hold several YAML documents, and a document may be a C(kind: List) of policies."
+      - A relative path is taken from the directory the module runs in; prefer absolute paths,
+        for example under C(playbook_dir).
+    type: list
+    elements: path
+    default: []
+  policy_objects:
+    description:
+      - "NetworkPolicy manifests given as data, for example the RV(kubernetes.core.k8s_info#module:resources)
+        of a C(NetworkPolicy) query. A C(kind: List) stands for its items."
+    type: list
+    elements: dict
+    default: []
+  snapshot:
+    description:
+      - Path to the JSON output of C(kubectl get namespaces,pods,nodes,networkpolicies -A -o json).
+      - Its NetworkPolicy items are added to the policies.
+      - Exactly one of O(snapshot), O(scenario) and O(cluster) gives the cluster facts.
+    type: path
+  scenario:
+    description:
+      - Path to a scenario file (a simulated cluster, as the lab and the tests use); its policies are
+        added to the policies.
+      - Exactly one of O(snapshot), O(scenario) and O(cluster) gives the cluster facts.
+    type: path
+  cluster:
+    description:
+      - The cluster facts as API objects, as RV(kubernetes.core.k8s_info#module:resources) returns them.
+        An object without C(kind) takes the kind of the list it is in.
+      - Exactly one of O(snapshot), O(scenario) and O(cluster) gives the cluster facts.
+    type: dict
+    suboptions:
+      namespaces:
+        description: Namespace objects; their labels are what namespaceSelectors match.
+        type: list
+        elements: dict
+        default: []
+      pods:
+        description: Pod objects; their labels, IPs, node, host network, phase and container ports are used.
+        type: list
+        elements: dict
+        default: []
+      nodes:
+        description: Node objects; every node gets a slice of the plan.
+        type: list
+        elements: dict
+        default: []
+  default_namespace:
+    description:
+      - The namespace of a manifest from O(policies) or O(policy_objects) that names none,
+        as C(kubectl apply) would use the current namespace.
+    type: str
+    default: default
+  nodes:
+    description:
+      - Return the plan of these nodes only (the counts and warnings still describe the whole cluster).
+      - Naming a node that is not in the cluster facts is an error.
+      - Omit it to get the plan of every node.
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module only reads its inputs; it runs the same way in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Resolve the repository's policies against a kubectl snapshot
+  kubenet.netpol.netpol_resolve:
+    policies:
+      - "{{ playbook_dir }}/../policies"
+    snapshot: /var/tmp/cluster.json
+  delegate_to: localhost
+  run_once: true
+  register: netpol
+
+- name: Read the live cluster with kubernetes.core
+  kubernetes.core.k8s_info:
+    kind: "{{ item }}"
+  loop: [Namespace, Pod, Node]
+  delegate_to: localhost
+  run_once: true
+  register: netpol_facts
+
+- name: Resolve against the live objects, for the nodes of this play only
+  kubenet.netpol.netpol_resolve:
+    policies:
+      - "{{ playbook_dir }}/../policies"
+    cluster:
+      namespaces: "{{ netpol_facts.results[0].resources }}"
+      pods: "{{ netpol_facts.results[1].resources }}"
+      nodes: "{{ netpol_facts.results[2].resources }}"
+    nodes: "{{ ansible_play_hosts }}"
+  delegate_to: localhost
+  run_once: true
+  register: netpol
+
+- name: Show which policies isolate each pod of node-1
+  ansible.builtin.debug:
+    msg: "{{ netpol.plan.nodes['node-1'].pods }}"
+"""
+
+RETURN = r"""
+plan:
+  description:
+    - The per-node plan, as C(docs/plan-format.md) describes it.
+  returned: success
+  type: dict
+  contains:
+    nodes:
+      description:
+        - One slice per node (only the nodes in O(nodes) when it is given), keyed by node name.
+        - Each slice has C(node), C(pods) (each local pod with its IPs and the policies isolating
+          it for C(ingress) and C(egress)), C(policies) (each policy and direction selecting a local
+          pod, with its C(targets) and C(rules) as C(clauses)), and C(peer_sets) (peer pod addresses
+          by the key the clauses use).
+      type: dict
+      sample:
+        node-1:
+          node: node-1
+          pods:
+            - pod: x/a
+              ips: [10.244.1.10]
+              ingress: [x/allow-b]
+              egress: []
+          policies:
+            - policy: x/allow-b
+              direction: ingress
+              targets: [x/a]
+              rules:
+                - index: 0
+                  clauses:
+                    - peers: {pod_set: 1b4f0e9851971998, ip_blocks: []}
+                      ports: [{protocol: TCP, port: 80, end_port: 80}]
+                      targets: null
+          peer_sets:
+            1b4f0e9851971998: [10.244.1.11]
+    counts:
+      description: The same as RV(counts).
+      type: dict
+    warnings:
+      description:
+        - Policies that are valid but probably not what their author meant, such as a policy
+          that selects no pod. Each is also shown as an Ansible warning.
+      type: list
+      elements: str
+      sample: ["policy x/foo selects no pod"]
+counts:
+  description: Sizes of the whole resolution, whatever O(nodes) restricts the plan to.
+  returned: success
+  type: dict
+  sample: {policies: 12, pods: 40, nodes: 3, isolated_ingress: 9, isolated_egress: 4}
+problems:
+  description:
+    - Every problem of the input, when the module fails because the input is invalid.
+    - C(file) is a path, or the option that held the data (for example C(policy_objects[2]));
+      C(line) is null when the source has no lines; C(obj) is the namespace/name of the object
+      when known.
+  returned: failure
+  type: list
+  elements: dict
+  sample:
+    - file: policies/web.yaml
+      line: 12
+      obj: x/allow-web
+      field: spec.ingress[0].ports[0].port
+      message: must be between 1 and 65535
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import netaddr  # noqa: F401 pylint: disable=unused-import
+except ImportError:
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
+else:
+    NETADDR_IMPORT_ERROR = None
+
+try:
+    import yaml  # noqa: F401 pylint: disable=unused-import
+except ImportError:
+    YAML_IMPORT_ERROR = traceback.format_exc()
+else:
+    YAML_IMPORT_ERROR = None
+
+from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError
+from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_scenario, load_snapshot
+from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_policies, policies_from_objects
+from ansible_collections.kubenet.netpol.plugins.module_utils.netpol_ansible import (
+    cluster_from_dict, merge_policies, problem_dicts)
+from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
+
+FACT_SOURCES = ("snapshot", "scenario", "cluster")
+
+
+def argument_spec():
+    object_list = {"type": "list", "elements": "dict", "default": []}
+    return {
+        "policies": {"type": "list", "elements": "path", "default": []},
+        "policy_objects": dict(object_list),
+        "snapshot": {"type": "path"},
+        "scenario": {"type": "path"},
+        "cluster": {"type": "dict", "options": {key: dict(object_list) for key in ("namespaces", "pods", "nodes")}},
+        "default_namespace": {"type": "str", "default": "default"},
+        "nodes": {"type": "list", "elements": "str"},
+    }
+
+
+class _Collector:
+    """Runs every loader and keeps all their problems, so one run reports everything."""
+
+    def __init__(self):
+        self.problems = []
+
+    def run(self, loader, *args):
+        try:
+            return loader(*args)
+        except InputError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
+
+def load_inputs(params):
+    """(cluster, policies) from the module options, or InputError with every problem."""
+    collect = _Collector()
+    namespace = params["default_namespace"]
+    groups = [
+        collect.run(load_policies, params["policies"], namespace) or (),
+        collect.run(policies_from_objects, params["policy_objects"], "policy_objects", namespace) or (),
+    ]
+    cluster = None
+    if params["snapshot"]:
+        cluster, snapshot_policies = collect.run(load_snapshot, params["snapshot"]) or (None, ())
+        groups.append(snapshot_policies)
+    elif params["scenario"]:
+        scenario = collect.run(load_scenario, params["scenario"])
+        if scenario is not None:
+            cluster = scenario.cluster
+            groups.append(scenario.policies)
+    else:
+        cluster = collect.run(cluster_from_dict, params["cluster"])
+    policies = collect.run(merge_policies, groups)
+    if collect.problems:
+        raise InputError(collect.problems)
+    return cluster, policies
+
+
+def restrict_nodes(plan, names):
+    """The plan with only the named nodes' slices (each once, in the order given)."""
+    return dict(plan, nodes={name: plan["nodes"][name] for name in names})
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[FACT_SOURCES],
+        required_one_of=[FACT_SOURCES],
+        supports_check_mode=True,
+    )
+    if NETADDR_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    if YAML_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+
+    try:
+        cluster, policies = load_inputs(module.params)
+    except InputError as exc:
+        module.fail_json(msg=str(exc), problems=problem_dicts(exc.problems))
+
+    plan = build_plan(cluster, policies)
+    if module.params["nodes"] is not None:
+        unknown = [name for name in module.params["nodes"] if name not in plan["nodes"]]
+        if unknown:
+            module.fail_json(msg="nodes: not in the cluster facts: %s" % ", ".join(unknown))
+        plan = restrict_nodes(plan, module.params["nodes"])
+    for warning in plan["warnings"]:
+        module.warn(warning)
+    module.exit_json(changed=False, plan=plan, counts=plan["counts"])
+
+
+if __name__ == "__main__":
+    main()

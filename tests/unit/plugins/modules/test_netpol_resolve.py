@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""netpol_resolve run as Ansible runs it: main() with module arguments, result captured.
+
+Expected plans are read off the fixtures by hand: which pods each policy selects, which
+peers each rule admits, on which ports.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.kubenet.netpol.plugins.modules import netpol_resolve
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+SCENARIO = os.path.join(FIXTURES, "scenario.yaml")
+SNAPSHOT = os.path.join(FIXTURES, "snapshot.json")
+POLICY_DIR = os.path.join(FIXTURES, "policies")
+BAD_PORT = os.path.join(FIXTURES, "invalid", "bad-port.yaml")
+
+# The cluster of the fixtures as kubernetes.core.k8s_info lists it: items carry no kind.
+CLUSTER = {
+    "namespaces": [{"metadata": {"name": "x", "labels": {"team": "red"}}},
+                   {"metadata": {"name": "y", "labels": {"team": "blue"}}}],
+    "pods": [
+        {"metadata": {"name": "a", "namespace": "x", "labels": {"app": "a"}},
+         "spec": {"nodeName": "node-1"}, "status": {"phase": "Running", "podIP": "10.244.1.10"}},
+        {"metadata": {"name": "b", "namespace": "x", "labels": {"app": "b"}},
+         "spec": {"nodeName": "node-2"}, "status": {"phase": "Running", "podIP": "10.244.2.10"}},
+        {"metadata": {"name": "c", "namespace": "y", "labels": {"app": "c"}},
+         "spec": {"nodeName": "node-2"}, "status": {"phase": "Running", "podIP": "10.244.2.11"}},
+    ],
+    "nodes": [{"metadata": {"name": "node-1"}}, {"metadata": {"name": "node-2"}}],
+}
+
+C_EGRESS = {
+    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "c-egress", "namespace": "y"},
+    "spec": {"podSelector": {"matchLabels": {"app": "c"}}, "policyTypes": ["Egress"],
+             "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "x"}},
+                                 "podSelector": {"matchLabels": {"app": "a"}}}],
+                         "ports": [{"protocol": "TCP", "port": 80}]}]},
+}
+
+
+class _Exit(Exception):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+@pytest.fixture
+def run(monkeypatch):
+    """Run the module with these arguments; its result, with failed and the warnings it raised."""
+    warnings = []
+
+    def exit_json(module, **result):
+        raise _Exit(dict(result, failed=False, warnings=list(warnings)))
+
+    def fail_json(module, msg, **result):
+        raise _Exit(dict(result, failed=True, msg=msg, warnings=list(warnings)))
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warnings.append(warning))
+
+    def run_module(args):
+        with patch_module_args(args), pytest.raises(_Exit) as exited:
+            netpol_resolve.main()
+        return exited.value.result
+
+    return run_module
+
+
+def slice_policies(result, node):
+    return {(entry["policy"], entry["direction"]): entry for entry in result["plan"]["nodes"][node]["policies"]}
+
+
+def pod_entry(result, node, key):
+    return next(entry for entry in result["plan"]["nodes"][node]["pods"] if entry["pod"] == key)
+
+
+def test_scenario_plan_isolates_the_selected_pod_and_admits_the_blue_namespace(run):
+    result = run({"scenario": SCENARIO})
+    assert result["failed"] is False
+    assert result["changed"] is False
+    assert result["counts"] == {"policies": 1, "pods": 3, "nodes": 2, "isolated_ingress": 1, "isolated_egress": 0}
+    assert result["plan"]["counts"] == result["counts"]
+    plan_nodes = result["plan"]["nodes"]
+    assert sorted(plan_nodes) == ["node-1", "node-2"]
+    assert plan_nodes["node-1"]["pods"] == [
+        {"pod": "x/a", "ips": ["10.244.1.10"], "ingress": ["x/allow-blue"], "egress": []}]
+    # No policyTypes and no egress section: the policy isolates for ingress only.
+    rules = slice_policies(result, "node-1")
+    assert list(rules) == [("x/allow-blue", "ingress")]
+    entry = rules[("x/allow-blue", "ingress")]
+    assert entry["targets"] == ["x/a"]
+    [rule] = entry["rules"]
+    [clause] = rule["clauses"]
+    assert clause["ports"] == [{"protocol": "TCP", "port": 80, "end_port": 80}]
+    assert clause["targets"] is None
+    assert clause["peers"]["ip_blocks"] == []
+    # team=blue is namespace y, whose only pod is y/c.
+    assert plan_nodes["node-1"]["peer_sets"][clause["peers"]["pod_set"]] == ["10.244.2.11"]
+    # Nothing on node-2 is selected: its pods are listed, not isolated.
+    assert plan_nodes["node-2"]["policies"] == []
+    assert [(pod["pod"], pod["ingress"], pod["egress"]) for pod in plan_nodes["node-2"]["pods"]] == [
+        ("x/b", [], []), ("y/c", [], [])]
+
+
+def test_policy_directory_takes_the_default_namespace_against_cluster_objects(run):
+    result = run({"policies": [POLICY_DIR], "cluster": CLUSTER, "default_namespace": "x"})
+    assert result["failed"] is False
+    # deny-all (namespace x by default) selects x/a and x/b in both directions; y/c is untouched.
+    assert result["counts"] == {"policies": 1, "pods": 3, "nodes": 2, "isolated_ingress": 2, "isolated_egress": 2}
+    assert pod_entry(result, "node-1", "x/a")["ingress"] == ["x/deny-all"]
+    assert pod_entry(result, "node-1", "x/a")["egress"] == ["x/deny-all"]
+    assert pod_entry(result, "node-2", "y/c")["egress"] == []
+    rules = slice_policies(result, "node-2")
+    assert rules[("x/deny-all", "ingress")]["rules"] == []
+    assert rules[("x/deny-all", "egress")]["targets"] == ["x/b"]
+
+
+def test_snapshot_policies_join_the_repository_policies(run):
+    result = run({"policies": [POLICY_DIR], "snapshot": SNAPSHOT, "default_namespace": "x"})
+    assert result["failed"] is False
+    # deny-all isolates x/a and x/b both ways; the snapshot's c-egress isolates y/c for egress.
+    assert result["counts"] == {"policies": 2, "pods": 3, "nodes": 2, "isolated_ingress": 2, "isolated_egress": 3}
+    entry = slice_policies(result, "node-2")[("y/c-egress", "egress")]
+    [clause] = entry["rules"][0]["clauses"]
+    # The implied kubernetes.io/metadata.name=x label selects namespace x; app=a there is x/a.
+    assert result["plan"]["nodes"]["node-2"]["peer_sets"][clause["peers"]["pod_set"]] == ["10.244.1.10"]
+    assert clause["ports"] == [{"protocol": "TCP", "port": 80, "end_port": 80}]
+
+
+def test_invalid_manifest_fails_naming_file_line_object_and_field(run):
+    result = run({"policies": [BAD_PORT], "cluster": CLUSTER})
+    assert result["failed"] is True
+    [problem] = result["problems"]
+    assert problem["file"] == BAD_PORT
+    assert problem["line"] == 11
+    assert problem["obj"] == "x/web"
+    assert problem["field"] == "spec.ingress[0].ports[0].port"
+    assert "65535" in problem["message"]
+    assert result["msg"] == "%s:11: x/web: spec.ingress[0].ports[0].port: %s" % (BAD_PORT, problem["message"])
+    assert "plan" not in result
+
+
+def test_every_problem_of_every_source_is_reported_at_once(run):
+    missing = os.path.join(FIXTURES, "no-such-dir")
+    bad_object = dict(C_EGRESS, kind="NetworkPolicies")
+    result = run({"policies": [BAD_PORT, missing], "policy_objects": [bad_object],
+                  "cluster": dict(CLUSTER, nodes=[{"spec": {}}])})
+    assert result["failed"] is True
+    located = {(problem["file"], problem["field"]) for problem in result["problems"]}
+    assert (BAD_PORT, "spec.ingress[0].ports[0].port") in located
+    assert (missing, "") in located
+    assert ("policy_objects[0]", "kind") in located
+    assert ("cluster.nodes[0]", "") in located
+    assert len(result["msg"].splitlines()) == len(result["problems"])
+
+
+def test_check_mode_returns_the_same_plan_and_changes_nothing(run):
+    normal = run({"scenario": SCENARIO})
+    checked = run({"scenario": SCENARIO, "_ansible_check_mode": True})
+    assert checked["failed"] is False
+    assert checked["changed"] is False
+    assert checked["plan"] == normal["plan"]
+
+
+def test_nodes_restricts_the_plan_but_not_the_counts(run):
+    result = run({"scenario": SCENARIO, "nodes": ["node-2"]})
+    assert result["failed"] is False
+    assert list(result["plan"]["nodes"]) == ["node-2"]
+    assert result["counts"]["nodes"] == 2
+    assert result["counts"]["isolated_ingress"] == 1
+
+
+def test_nodes_naming_an_unknown_node_fails(run):
+    result = run({"scenario": SCENARIO, "nodes": ["node-1", "node-9"]})
+    assert result["failed"] is True
+    assert "node-9" in result["msg"]
+    assert "node-1" not in result["msg"]
+
+
+def test_policy_selecting_no_pod_is_a_warning(run):
+    nobody = dict(C_EGRESS, metadata={"name": "nobody", "namespace": "y"},
+                  spec={"podSelector": {"matchLabels": {"app": "absent"}}})
+    result = run({"scenario": SCENARIO, "policy_objects": [nobody]})
+    assert result["failed"] is False
+    assert "policy y/nobody selects no pod" in result["warnings"]
+    assert result["warnings"] == result["plan"]["warnings"]
+
+
+def test_same_policy_from_two_sources_counts_once(run):
+    result = run({"snapshot": SNAPSHOT, "policy_objects": [C_EGRESS]})
+    assert result["failed"] is False
+    assert result["counts"]["policies"] == 1
+
+
+def test_two_different_definitions_of_one_policy_fail(run):
+    changed = dict(C_EGRESS, spec=dict(C_EGRESS["spec"], policyTypes=["Ingress", "Egress"]))
+    result = run({"snapshot": SNAPSHOT, "policy_objects": [changed]})
+    assert result["failed"] is True
+    [problem] = result["problems"]
+    # Arguments are read before the snapshot: the snapshot's copy is the one reported.
+    assert (problem["file"], problem["obj"], problem["field"]) == (SNAPSHOT, "y/c-egress", "metadata.name")
+    assert "policy_objects[0]" in problem["message"]
+
+
+@pytest.mark.parametrize("args", [
+    {"scenario": SCENARIO, "snapshot": SNAPSHOT},
+    {"policies": [POLICY_DIR]},
+])
+def test_exactly_one_source_of_cluster_facts(run, args):
+    result = run(args)
+    assert result["failed"] is True
+    assert "snapshot" in result["msg"] and "cluster" in result["msg"]
+
+
+def test_missing_netaddr_is_reported_as_a_missing_library(run, monkeypatch):
+    monkeypatch.setattr(netpol_resolve, "NETADDR_IMPORT_ERROR", "Traceback: No module named 'netaddr'")
+    result = run({"scenario": SCENARIO})
+    assert result["failed"] is True
+    assert "netaddr" in result["msg"]
+    assert "plan" not in result
