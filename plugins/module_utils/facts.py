@@ -125,10 +125,34 @@ class _ScenarioReader:
             ports.append(ContainerPort(item["name"], item["port"], item.get("protocol", "TCP")))
         return tuple(ports)
 
+    def automatic_address(self, node, taken, path):
+        """The node's next free pod address, skipping addresses that pods were given explicitly."""
+        network = netaddr.IPNetwork(node.pod_cidrs[0]).network
+        for host in range(FIRST_POD_HOST, FIRST_POD_HOST + MAX_PODS_PER_NODE):
+            address = str(network + host)
+            if address not in taken:
+                taken.add(address)
+                return address
+        self.problem(path, "too many pods on %s for automatic addresses" % node.name)
+        return None
+
+    def check_unique_addresses(self, pods):
+        """Two running pods with one address cannot both be reached (hostNetwork pods share their node's)."""
+        owner = {}
+        for pod in pods:
+            if not pod.selectable:
+                continue
+            for address in pod.ips:
+                if address in owner:
+                    self.problem("pods.%s.ips" % pod.key, "address %s is also %s's" % (address, owner[address]))
+                owner.setdefault(address, pod.key)
+
     def pods(self, value, nodes, namespaces):
         pods = []
-        next_host = {node.name: FIRST_POD_HOST for node in nodes}
-        for position, (key, spec) in enumerate(self.mapping("pods", value).items()):
+        specs = self.mapping("pods", value)
+        taken = {str(ip) for spec in specs.values() if isinstance(spec, dict) and isinstance(spec.get("ips"), list)
+                 for ip in spec["ips"]}
+        for position, (key, spec) in enumerate(specs.items()):
             path = "pods.%s" % key
             spec = self.mapping(path, spec)
             unknown = sorted(set(spec) - POD_FIELDS)
@@ -151,14 +175,14 @@ class _ScenarioReader:
             elif host_network:
                 ips = node.addresses[:1]
             else:
-                host = next_host[node.name]
-                next_host[node.name] += 1
-                if host >= FIRST_POD_HOST + MAX_PODS_PER_NODE:
-                    self.problem(path, "too many pods on %s for automatic addresses" % node.name)
-                ips = (str(netaddr.IPNetwork(node.pod_cidrs[0]).network + host),)
+                address = self.automatic_address(node, taken, path)
+                if address is None:
+                    continue
+                ips = (address,)
             pods.append(Pod(namespace, name, frozen_labels(self.labels(path + ".labels", spec.get("labels"))),
                             node.name, ips, host_network, spec.get("phase", "Running"),
                             self.ports(path + ".ports", spec.get("ports"))))
+        self.check_unique_addresses(pods)
         return tuple(pods)
 
     def probes(self, value):

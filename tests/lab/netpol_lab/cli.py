@@ -1,16 +1,22 @@
-"""netpol-lab subcommands. Exit 0: done; 2: the input is invalid (every problem printed)."""
+"""netpol-lab subcommands. Exit 0: done; 1: the lab failed; 2: the input is invalid (every problem printed)."""
 
 import argparse
 import json
+import signal
 import sys
+import time
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError
 from ansible_collections.kubenet.netpol.plugins.module_utils.explain import explain, truth_table
 from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_scenario, scenario_endpoints
 from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_policies
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver, build_plan
+from netpol_lab import lab as lab_life
+from netpol_lab.session import probe_scenarios, skip_enforce
 from netpol_lab.table import render_grid
+from netpol_lab.topology import LabError, probed_ports
 
+EXIT_LAB = 1
 EXIT_INVALID = 2
 
 
@@ -54,7 +60,7 @@ def cmd_plan(args):
 
 
 def parse_probe(text):
-    protocol, _, port = text.partition("/")
+    protocol, _slash, port = text.partition("/")
     if protocol not in ("TCP", "UDP", "SCTP") or not port.isdigit():
         raise argparse.ArgumentTypeError("expected PROTOCOL/PORT, e.g. TCP/80 (protocol TCP, UDP or SCTP)")
     return protocol, int(port)
@@ -71,13 +77,58 @@ def cmd_explain(args):
     protocol, port = args.probe
     verdict = explain(Resolver(scenario.cluster, scenario.policies), endpoints[args.source],
                       endpoints[args.destination], protocol, port, args.family)
-    print("%s -> %s %s/%d (IPv%d): %s" % (args.source, args.destination, protocol, port, args.family,
-                                           verdict.describe()))
+    print("%s -> %s %s/%d (IPv%d): %s"
+          % (args.source, args.destination, protocol, port, args.family, verdict.describe()))
+    return 0
+
+
+def _terminate(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so the lab is torn down on the way out."""
+    raise KeyboardInterrupt
+
+
+def cmd_up(args):
+    lab_life.require_root()
+    signal.signal(signal.SIGTERM, _terminate)
+    scenario = load_scenario(args.scenario)
+    start = time.monotonic()
+    lab = lab_life.up(scenario, args.scenario, probed_ports([scenario]), args.run_dir)
+    kinds = [endpoint.kind for endpoint in lab.endpoints]
+    print("lab %s up in %.1f s: %d nodes, %d pods, %d hostNetwork pods, %d externals"
+          % (lab.run, time.monotonic() - start, len(lab.nodes), kinds.count("pod"), kinds.count("host"),
+             kinds.count("external")))
+    print("run dir:   %s" % lab.run_dir)
+    print("inventory: %s" % lab.inventory)
+    print("ansible:   ip netns exec %s ansible -i %s netpol_nodes -m ansible.builtin.ping" % (lab.underlay, lab.inventory))
+    print("down:      netpol-lab down %s" % lab.run)
+    return 0
+
+
+def cmd_down(args):
+    lab_life.require_root()
+    stopped, swept = lab_life.down_runs(args.runs, args.all)
+    print("stopped: %s" % (", ".join(stopped) or "no recorded run"))
+    if args.all:
+        print("removed leftovers: %s" % (", ".join(swept) or "none"))
+    return 0
+
+
+def cmd_probe(args):
+    if not args.no_enforce:
+        print("netpol-lab: probe enforces with the enforce playbook, which is not wired into the lab yet; "
+              "pass --no-enforce to probe the bare lab", file=sys.stderr)
+        return EXIT_INVALID
+    lab_life.require_root()
+    signal.signal(signal.SIGTERM, _terminate)
+    tables = probe_scenarios(args.scenarios, skip_enforce, args.run_dir)
+    result = tables[0] if len(tables) == 1 else tables
+    print(json.dumps(result, indent=1 if args.pretty else None))
     return 0
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="netpol-lab", description="kubenet.netpol lab: check, truth, explain")
+    parser = argparse.ArgumentParser(prog="netpol-lab",
+                                     description="kubenet.netpol lab: check, truth, plan, explain; up, down, probe")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate NetworkPolicy manifest files or directories")
     check.add_argument("paths", nargs="+")
@@ -98,6 +149,22 @@ def build_parser():
     why.add_argument("probe", type=parse_probe, metavar="PROTOCOL/PORT")
     why.add_argument("--family", type=int, choices=(4, 6), default=4)
     why.set_defaults(func=cmd_explain)
+    lab_up = commands.add_parser("up", help="build the lab for a scenario and leave it running (root)")
+    lab_up.add_argument("scenario")
+    lab_up.add_argument("--run-dir", help="state dir of the run (default /tmp/netpol-lab/<run>); must be new or empty")
+    lab_up.set_defaults(func=cmd_up)
+    lab_down = commands.add_parser("down", help="tear labs down (root)")
+    lab_down.add_argument("runs", nargs="*", metavar="RUN",
+                          help="run ids or run dirs (default: every run recorded under /tmp/netpol-lab)")
+    lab_down.add_argument("--all", action="store_true",
+                          help="also remove every netns, process and dir with the lab prefix that killed runs left")
+    lab_down.set_defaults(func=cmd_down)
+    lab_probe = commands.add_parser("probe", help="the observed truth table(s), with real packets in the lab (root)")
+    lab_probe.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    lab_probe.add_argument("--no-enforce", action="store_true", help="probe without enforcing any policy")
+    lab_probe.add_argument("--run-dir", help="state dir of the run (default /tmp/netpol-lab/<run>)")
+    lab_probe.add_argument("--pretty", action="store_true", help="indent the JSON")
+    lab_probe.set_defaults(func=cmd_probe)
     return parser
 
 
@@ -110,3 +177,6 @@ def main(argv=None):
             print(str(problem), file=sys.stderr)
         print("netpol-lab: %d problem(s) found; nothing was done" % len(exc.problems), file=sys.stderr)
         return EXIT_INVALID
+    except LabError as exc:
+        print("netpol-lab: %s" % exc, file=sys.stderr)
+        return EXIT_LAB
