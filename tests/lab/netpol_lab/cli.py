@@ -12,6 +12,8 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_s
 from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_policies
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver, build_plan
 from netpol_lab import lab as lab_life
+from netpol_lab.enforce import enforce
+from netpol_lab.observe import observe
 from netpol_lab.session import probe_scenarios, skip_enforce
 from netpol_lab.table import render_grid
 from netpol_lab.topology import LabError, probed_ports
@@ -114,15 +116,17 @@ def cmd_down(args):
 
 
 def cmd_probe(args):
-    if not args.no_enforce:
-        print("netpol-lab: probe enforces with the enforce playbook, which is not wired into the lab yet; "
-              "pass --no-enforce to probe the bare lab", file=sys.stderr)
-        return EXIT_INVALID
     lab_life.require_root()
     signal.signal(signal.SIGTERM, _terminate)
-    tables = probe_scenarios(args.scenarios, skip_enforce, args.run_dir)
+    tables = probe_scenarios(args.scenarios, skip_enforce if args.no_enforce else enforce, args.run_dir)
     result = tables[0] if len(tables) == 1 else tables
     print(json.dumps(result, indent=1 if args.pretty else None))
+    return 0
+
+
+def cmd_observe(args):
+    lab_life.require_root()
+    print(json.dumps(observe(args.run), indent=1 if args.pretty else None))
     return 0
 
 
@@ -165,6 +169,10 @@ def build_parser():
     lab_probe.add_argument("--run-dir", help="state dir of the run (default /tmp/netpol-lab/<run>)")
     lab_probe.add_argument("--pretty", action="store_true", help="indent the JSON")
     lab_probe.set_defaults(func=cmd_probe)
+    lab_observe = commands.add_parser("observe", help="the observed truth table of a running lab, for its current scenario (root)")
+    lab_observe.add_argument("run", metavar="RUN", help="run id or run dir of a lab that is up")
+    lab_observe.add_argument("--pretty", action="store_true", help="indent the JSON")
+    lab_observe.set_defaults(func=cmd_observe)
     return parser
 
 

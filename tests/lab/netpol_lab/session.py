@@ -44,7 +44,10 @@ def probe_scenarios(paths, enforce=skip_enforce, run_dir=None, log=None):
             if changed:
                 print("netpol-lab: %s enforced; changed: %s" % (path, ", ".join(
                     node for node, flag in sorted(changed.items()) if flag) or "nothing"), file=log)
-            tables.append(probe(lab, scenario, path))
+            table = probe(lab, scenario, path)
+            if changed:
+                table["converge"] = {node: {"changed": flag} for node, flag in sorted(changed.items())}
+            tables.append(table)
     finally:
         if lab is not None:
             lab_life.down(lab)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from expected import ExpectationError, parse_expected, probed_rows
+from netpol_lab.expected import ExpectationError, parse_expected, probed_rows
 
 from ansible_collections.kubenet.netpol.plugins.module_utils import facts
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from expected import parse_expected, probed_rows
+from netpol_lab.expected import parse_expected, probed_rows
 
 from ansible_collections.kubenet.netpol.plugins.module_utils import explain, facts, resolve
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-SCENARIOS = sorted(SCENARIO_DIR.glob("*.yaml"))
+# Update sequences (sequences/<name>/NN-step.yaml) are scenarios too; the lab also runs each in order.
+SCENARIOS = sorted(SCENARIO_DIR.glob("*.yaml")) + sorted(SCENARIO_DIR.glob("sequences/*/*.yaml"))
 
 # Scenarios where the engine is known to disagree with the specification: name -> reason.
 ENGINE_BUGS = {}

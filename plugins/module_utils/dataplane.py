@@ -1,0 +1,487 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Converge a node's netfilter state to the rendered one: read ours, compare, apply the difference.
+
+Commands go through a runner, `run(argv, stdin) -> (rc, stdout, stderr)`, so the module uses
+AnsibleModule.run_command and the tests a subprocess inside a network namespace.
+
+Only our objects are interpreted: chains and sets named with naming.PREFIX and the jump rules
+into them from built-in chains. Nothing else is ever flushed, deleted or reordered. Writes go
+in an order that is safe at every instant, even if a step fails:
+
+1. one `ipset restore`: new sets created and filled; a changed set rebuilt in its temporary
+   twin, swapped in and the twin destroyed (a live set is never flushed, so never empty);
+2. per family, one `iptables-restore --noflush` transaction (atomic): our changed chains
+   declared (which flushes them) and refilled, our jump fixed, stale chains flushed and deleted;
+3. one `ipset restore` destroying the stale sets, no longer referenced by any rule of ours.
+
+A run whose comparison finds nothing to do writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
+
+from ansible_collections.kubenet.netpol.plugins.module_utils import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.render import member_sort_key
+
+BACKENDS = ("auto", "nft", "legacy")
+BUILTIN_CHAINS = ("INPUT", "FORWARD", "OUTPUT")
+JUMP_CHAIN = "FORWARD"
+IPSET_FAMILY_NUMBERS = {"inet": 4, "inet6": 6}
+LOCK_FILE = "netpol.lock"
+RECORD_FILE = "converged.json"
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class ConvergeError(Exception):
+    """A command failed or the live state cannot be converged; carries what the user needs."""
+
+    def __init__(self, message, cmd=None, rc=None, stderr=""):
+        self.cmd = cmd
+        self.rc = rc
+        self.stderr = stderr
+        self.commands = []
+        super().__init__(message)
+
+
+def iptables_tools(backend, family):
+    """(save, restore) executables of a backend ("default" is whatever `iptables` points to)."""
+    base = "iptables" if family == 4 else "ip6tables"
+    suffix = {"default": "", "nft": "-nft", "legacy": "-legacy"}[backend]
+    return base + suffix + "-save", base + suffix + "-restore"
+
+
+@dataclass
+class LiveTable:
+    """Our chains (name -> rule specs) and our jumps ((chain, position, spec)) in one family."""
+
+    family: int
+    chains: dict = field(default_factory=dict)
+    jumps: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LiveSet:
+    name: str
+    type: str
+    family: int | None
+
+
+_PREFIX = re.escape(naming.PREFIX)
+_OUR_CHAIN = re.compile(r"^:(%s\S*) " % _PREFIX, re.M)
+_OUR_RULE = re.compile(r"^-A (%s\S*)(.*)$" % _PREFIX, re.M)
+_BUILTIN_RULE = re.compile(r"^-A (%s)((?: .*)?)$" % "|".join(BUILTIN_CHAINS), re.M)
+_CREATE_OURS = "create " + naming.PREFIX
+
+
+def _jumps_to_ours(spec):
+    if naming.PREFIX not in spec:
+        return False
+    tokens = shlex.split(spec)
+    return any(token in ("-j", "-g", "--jump", "--goto") and target.startswith(naming.PREFIX)
+               for token, target in zip(tokens, tokens[1:]))
+
+
+def parse_iptables_save(text, family):
+    """Our part of `iptables-save -t filter`: counters and headers are not kept.
+
+    Regular expressions over the whole text keep this fast on nodes with many rules.
+    """
+    table = LiveTable(family)
+    chains = {name: [] for name in _OUR_CHAIN.findall(text)}
+    for chain, rules in groupby(_OUR_RULE.findall(text), key=itemgetter(0)):
+        chains.setdefault(chain, []).extend(rule[1].strip() for rule in rules)
+    table.chains = {name: tuple(rules) for name, rules in chains.items()}
+    positions = {}
+    for chain, spec in _BUILTIN_RULE.findall(text):
+        position = positions.get(chain, 0)
+        positions[chain] = position + 1
+        if _jumps_to_ours(spec):
+            table.jumps.append((chain, position, spec.strip()))
+    return table
+
+
+def our_set_blocks(text):
+    """The text of each of our sets in `ipset save` (its create line and its add lines).
+
+    `ipset save` prints each set as one block, so searching for the create lines is enough:
+    no work per member, however many there are.
+    """
+    text = "\n" + text
+    starts = []
+    index = text.find("\ncreate ")
+    while index != -1:
+        starts.append(index + 1)
+        index = text.find("\ncreate ", index + 1)
+    starts.append(len(text))
+    return [text[begin:end] for begin, end in zip(starts, starts[1:]) if text.startswith(_CREATE_OURS, begin)]
+
+
+def parse_set_blocks(blocks):
+    """Our sets (type and family; hash size, initval etc. dropped), and the members of all of
+    them as one set of "NAME MEMBER" strings, cheap to build and compare."""
+    sets = {}
+    members = []
+    for block in blocks:
+        lines = block.split("\n")
+        parts = lines[0].split()
+        family = parts[parts.index("family") + 1] if "family" in parts[3:] else None
+        sets[parts[1]] = LiveSet(parts[1], parts[2], IPSET_FAMILY_NUMBERS.get(family))
+        members += [line[4:].rstrip() for line in lines[1:] if line.startswith("add ")]
+    return sets, frozenset(members)
+
+
+def parse_ipset_save(text):
+    return parse_set_blocks(our_set_blocks(text))
+
+
+def member_lines(sets):
+    """The "NAME MEMBER" strings of rendered sets, as parse_ipset_save gives live ones."""
+    return frozenset("%s %s" % (item.name, member) for item in sets for member in item.members)
+
+
+@dataclass
+class LiveState:
+    tables: dict  # family -> LiveTable
+    sets: dict  # name -> LiveSet
+    members: frozenset = frozenset()  # "NAME MEMBER" of every member of our sets
+
+
+@dataclass
+class Changes:
+    """What a run writes: the three payloads, in their order, and a summary for the report."""
+
+    set_lines: list = field(default_factory=list)
+    table_lines: dict = field(default_factory=dict)  # family -> restore payload lines
+    destroy_lines: list = field(default_factory=list)
+    summary: dict = field(default_factory=lambda: {
+        "sets_created": [], "sets_swapped": [], "sets_destroyed": [],
+        "chains_written": [], "chains_deleted": [], "jumps_fixed": [], "connections_cut": []})
+
+    @property
+    def changed(self):
+        return bool(self.set_lines or self.table_lines or self.destroy_lines)
+
+
+def _set_fill(lines, name, item):
+    lines.extend("add %s %s" % (name, member) for member in item.members)
+
+
+def plan_present(desired, live, families):
+    """The writes that make the live state equal the desired one (none when already equal)."""
+    changes = Changes()
+    wanted = {item.name: item for item in desired.sets}
+    present = [item for item in desired.sets if item.name in live.sets]  # members of new sets need no comparison
+    differ = {line.split(" ", 1)[0] for line in member_lines(present) ^ live.members}
+    for name in sorted(live.sets):
+        if naming.is_temp_set(name):  # a twin left behind by an interrupted run; never referenced
+            changes.set_lines.append("destroy %s" % name)
+            changes.summary["sets_destroyed"].append(name)
+    for name, item in wanted.items():
+        current = live.sets.get(name)
+        if current is None:
+            changes.set_lines.append(item.create_line())
+            _set_fill(changes.set_lines, name, item)
+            changes.summary["sets_created"].append(name)
+        elif (current.type, current.family) != (item.type, item.family):
+            raise ConvergeError("set %s exists as %s family %s, not %s family %s: destroy it by hand"
+                                % (name, current.type, current.family, item.type, item.family))
+        elif name in differ:
+            twin = naming.temp_set(name)
+            changes.set_lines.append(item.create_line(twin))
+            _set_fill(changes.set_lines, twin, item)
+            changes.set_lines += ["swap %s %s" % (twin, name), "destroy %s" % twin]
+            changes.summary["sets_swapped"].append(name)
+    for table in desired.tables:
+        lines = _table_payload(table, live.tables[table.family], changes.summary)
+        if lines:
+            changes.table_lines[table.family] = lines
+    for name in sorted(live.sets):
+        if name not in wanted and not naming.is_temp_set(name) and _managed(live.sets[name], families):
+            changes.destroy_lines.append("destroy %s" % name)
+            changes.summary["sets_destroyed"].append(name)
+    return changes
+
+
+def _managed(item, families):
+    return item.family is None or item.family in families
+
+
+def _table_payload(table, current, summary):
+    """One restore transaction for a family, or [] when its chains and jump are already right."""
+    wanted = table.chain_map
+    write = [name for name in sorted(wanted) if current.chains.get(name) != wanted[name]]
+    stale = [name for name in sorted(current.chains) if name not in wanted]
+    jump_ok = current.jumps == [(JUMP_CHAIN, 0, table.jump)]
+    if not write and not stale and jump_ok:
+        return []
+    lines = ["*filter"] + [":%s - [0:0]" % name for name in write + stale]
+    if not jump_ok:
+        lines += ["-D %s %s" % (jump[0], jump[2]) for jump in current.jumps]
+    for name in write:
+        lines += ["-A %s %s" % (name, rule) for rule in wanted[name]]
+    if not jump_ok:
+        lines.append("-I %s 1 %s" % (JUMP_CHAIN, table.jump))
+        summary["jumps_fixed"].append(table.family)
+    lines += ["-X %s" % name for name in stale]
+    summary["chains_written"] += ["%s (IPv%d)" % (name, table.family) for name in write]
+    summary["chains_deleted"] += ["%s (IPv%d)" % (name, table.family) for name in stale]
+    return lines + ["COMMIT"]
+
+
+def plan_absent(live, families):
+    """Writes that remove our jumps, chains and sets: rules first, sets after (never in use)."""
+    changes = Changes()
+    for family in sorted(live.tables):
+        current = live.tables[family]
+        if not current.chains and not current.jumps:
+            continue
+        names = sorted(current.chains)
+        lines = ["*filter"] + [":%s - [0:0]" % name for name in names]
+        lines += ["-D %s %s" % (jump[0], jump[2]) for jump in current.jumps]
+        lines += ["-X %s" % name for name in names] + ["COMMIT"]
+        changes.table_lines[family] = lines
+        changes.summary["chains_deleted"] += ["%s (IPv%d)" % (name, family) for name in names]
+        if current.jumps:
+            changes.summary["jumps_fixed"].append(family)
+    for name in sorted(live.sets):
+        if _managed(live.sets[name], families):
+            changes.destroy_lines.append("destroy %s" % name)
+            changes.summary["sets_destroyed"].append(name)
+    return changes
+
+
+class Shell:
+    """Runs commands through the runner and keeps the list of what ran (or would run)."""
+
+    def __init__(self, run, check_mode=False):
+        self._run = run
+        self.check_mode = check_mode
+        self.commands = []
+
+    def read(self, argv, allow_failure=False):
+        rc, out, err = self._run(argv, None)
+        self.commands.append(" ".join(argv))
+        if rc != 0 and not allow_failure:
+            raise ConvergeError("%s failed (rc=%d): %s" % (" ".join(argv), rc, err.strip()), argv, rc, err)
+        return rc, out
+
+    def update(self, argv):
+        """A change without a payload (conntrack -U); one whose entry vanished meanwhile is no error."""
+        if self.check_mode:
+            self.commands.append(" ".join(argv) + " (check mode: not run)")
+            return
+        self.commands.append(" ".join(argv))
+        self._run(argv, None)
+
+    def write(self, argv, lines):
+        """Feed a payload to a restore command; in check mode only record that it would run."""
+        text = " ".join(argv) + " < %d lines" % len(lines)
+        if self.check_mode:
+            self.commands.append(text + " (check mode: not run)")
+            return
+        self.commands.append(text)
+        rc, err = self._run(argv, "\n".join(lines) + "\n")[0::2]
+        if rc != 0:
+            raise ConvergeError("%s failed (rc=%d): %s" % (" ".join(argv), rc, err.strip()), argv, rc, err)
+
+
+def _has_rules(shell, argv):
+    rc, out = shell.read(argv, allow_failure=True)
+    return rc == 0 and any(line.startswith("-A ") for line in out.splitlines())
+
+
+def choose_backend(shell, backend, families):
+    """auto: legacy when only the legacy tables hold rules (the node uses it), else the default."""
+    if backend != "auto":
+        return backend
+    if not any(_has_rules(shell, [iptables_tools("legacy", family)[0]]) for family in families):
+        return "default"
+    if any(_has_rules(shell, [iptables_tools("nft", family)[0]]) for family in families):
+        return "default"
+    return "legacy"
+
+
+def read_live(shell, backend, families):
+    """Our chains per family and our sets' blocks, and a digest of exactly that (for the record)."""
+    tables = {}
+    for family in families:
+        out = shell.read([iptables_tools(backend, family)[0], "-t", "filter"])[1]
+        tables[family] = parse_iptables_save(out, family)
+    blocks = our_set_blocks(shell.read(["ipset", "save"])[1])
+    digest = hashlib.sha256()
+    for family in families:
+        digest.update(repr((family, sorted(tables[family].chains.items()), tables[family].jumps)).encode())
+    for block in blocks:
+        digest.update(block.encode())
+    return tables, blocks, digest.hexdigest()
+
+
+class Record:
+    """What the last run that found nothing to do saw: the desired state's fingerprint and a
+    digest of our live state. When both match again, that comparison's result still holds, so
+    the run needs neither render nor parse; any drift changes the live digest."""
+
+    def __init__(self, state_dir):
+        self.path = os.path.join(state_dir, RECORD_FILE) if state_dir else None
+
+    def load(self):
+        if self.path is None:
+            return None
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def save(self, entry):
+        if self.path is None:
+            return
+        partial = self.path + ".new"
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(entry, handle)
+        os.replace(partial, self.path)
+
+
+def apply(shell, changes, backend):
+    """The three steps, each only when it has something to do; the first failure stops the run."""
+    if changes.set_lines:
+        shell.write(["ipset", "restore"], changes.set_lines)
+    for family in sorted(changes.table_lines):
+        shell.write([iptables_tools(backend, family)[1], "--noflush", "--wait"], changes.table_lines[family])
+    if changes.destroy_lines:
+        shell.write(["ipset", "restore"], changes.destroy_lines)
+
+
+def state_text(tables, sets):
+    """Our rules and set members as a reviewer reads them; the same layout for live and desired."""
+    lines = []
+    for family in sorted(tables):
+        table = tables[family]
+        lines.append("# IPv%d filter table" % family)
+        lines += ["-I %s %d %s" % (chain, position + 1, spec) for chain, position, spec in table["jumps"]]
+        for name in sorted(table["chains"]):
+            lines.append(":%s" % name)
+            lines += ["-A %s %s" % (name, rule) for rule in table["chains"][name]]
+    if sets:
+        lines.append("# ipsets")
+    for name in sorted(sets):
+        kind, family, members = sets[name]
+        lines.append("create %s %s family %s" % (name, kind, {4: "inet", 6: "inet6"}.get(family, "?")))
+        lines += ["add %s %s" % (name, member) for member in sorted(members, key=member_sort_key)]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def live_text(live, families):
+    tables = {family: {"jumps": live.tables[family].jumps, "chains": live.tables[family].chains} for family in families}
+    members = {}
+    for line in live.members:
+        name, member = line.split(" ", 1)
+        members.setdefault(name, []).append(member)
+    sets = {name: (item.type, item.family, members.get(name, ())) for name, item in live.sets.items()
+            if _managed(item, families)}
+    return state_text(tables, sets)
+
+
+def desired_text(desired):
+    tables = {table.family: {"jumps": [(JUMP_CHAIN, 0, table.jump)], "chains": table.chain_map}
+              for table in desired.tables}
+    sets = {item.name: (item.type, item.family, item.members) for item in desired.sets}
+    return state_text(tables, sets)
+
+
+@contextmanager
+def node_lock(state_dir, timeout=DEFAULT_LOCK_TIMEOUT):
+    """An exclusive flock under the node's state directory, so two runs never interleave."""
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    handle = os.open(os.path.join(state_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ConvergeError("another run holds %s (waited %.0f s)"
+                                        % (os.path.join(state_dir, LOCK_FILE), timeout)) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(handle)  # closing the descriptor releases the lock
+
+
+@dataclass
+class Result:
+    changed: bool
+    backend: str
+    commands: list
+    counts: dict
+    summary: dict
+    diff: dict | None = None
+
+
+def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, state_dir=None,
+             want_diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, fingerprint=None, connections=None):
+    """Make the node's state equal the desired one, or remove ours when `desired` is None.
+
+    `desired` is a render.Desired or a callable returning one (rendered only when needed).
+    With a `fingerprint` of the desired state (render.fingerprint) and a `state_dir`, a run
+    whose live state is byte for byte the one a previous run found converged stops after
+    reading it. `connections` (a conntrack.ConnectionCutter) cuts, after a run that changed
+    the rules, the connections they no longer allow.
+    """
+    if backend not in BACKENDS:
+        raise ConvergeError("backend must be one of %s, not %r" % (", ".join(BACKENDS), backend))
+    families = tuple(sorted(families))
+    shell = Shell(run, check_mode)
+    record = Record(state_dir if fingerprint and desired is not None else None)
+    try:
+        with node_lock(state_dir, lock_timeout) if state_dir else _no_lock():
+            chosen = choose_backend(shell, backend, families)
+            tables, blocks, digest = read_live(shell, chosen, families)
+            entry = {"fingerprint": fingerprint, "backend": chosen, "families": list(families), "live": digest}
+            seen = record.load()
+            if not want_diff and seen is not None and {key: seen.get(key) for key in entry} == entry:
+                return Result(False, chosen, shell.commands, seen["counts"], Changes().summary)
+            if callable(desired):
+                desired = desired()
+            _check_families(desired, families)
+            live = LiveState(tables, *parse_set_blocks(blocks))
+            changes = plan_absent(live, families) if desired is None else plan_present(desired, live, families)
+            apply(shell, changes, chosen)
+            if connections is not None and changes.changed:
+                changes.summary["connections_cut"] = connections.run(shell, families)
+            counts = desired.counts() if desired is not None else {"chains": 0, "rules": 0, "sets": 0, "members": 0}
+            if not changes.changed and not check_mode:
+                record.save(dict(entry, counts=counts))
+    except ConvergeError as exc:
+        exc.commands = shell.commands
+        raise
+    diff = None
+    if want_diff:
+        diff = {"before": live_text(live, families), "after": desired_text(desired) if desired is not None else ""}
+    return Result(changes.changed, chosen, shell.commands, counts, changes.summary, diff)
+
+
+def _check_families(desired, families):
+    if desired is not None and tuple(table.family for table in desired.tables) != families:
+        raise ConvergeError("the desired state covers IPv%s, the run manages IPv%s"
+                            % ("+".join(str(table.family) for table in desired.tables), "+".join(map(str, families))))
+
+
+@contextmanager
+def _no_lock():
+    yield

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Names of our chains and ipsets, and the comments on our rules.
+
+A name is a fixed prefix, a short kind code and a hash of the object's identity (never of
+its content), so the same policy always gets the same chain and a set whose members change
+is swapped in place under the same name. Every name stays within the kernel's limits:
+28 characters for a chain, 31 for a set including the suffix of its temporary twin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+PREFIX = "KUBENET-"
+TOP_CHAIN = PREFIX + "FORWARD"
+ALLOW_CHAIN = PREFIX + "ALLOW"
+TEMP_SUFFIX = "-T"
+HASH_LENGTH = 16
+MAX_CHAIN_NAME = 28
+MAX_SET_NAME = 31
+MAX_COMMENT = 255  # xt_comment keeps 256 bytes including the final NUL
+JUMP_COMMENT = "kubenet-netpol: network policies"
+
+POD_CHAIN_CODES = {"ingress": "I", "egress": "E"}
+POLICY_CHAIN_CODES = {"ingress": "PI", "egress": "PE"}
+# D: pods dispatched to a pod chain; P: peer pods; N: one ipBlock; T: a clause's target pods;
+# C and K (fail-closed mode): the node's pod CIDRs and the pods the plan knows.
+SET_KINDS = ("D", "P", "N", "T", "C", "K")
+
+_UNSAFE_COMMENT_CHARS = re.compile(r"[^ -~]|[\"'\\]")
+_UNQUOTED = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def identity_hash(*parts):
+    """A short stable hash of an identity given as strings (joined unambiguously)."""
+    text = "\x1f".join(str(part) for part in parts)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+def pod_chain(direction, policies):
+    """The chain shared by the local pods that the same policies isolate in a direction."""
+    return "%s%s-%s" % (PREFIX, POD_CHAIN_CODES[direction], identity_hash("pods", direction, *policies))
+
+
+def policy_chain(policy, direction):
+    """One chain per (policy, direction): ingress and egress rules never share a chain."""
+    return "%s%s-%s" % (PREFIX, POLICY_CHAIN_CODES[direction], identity_hash("policy", direction, policy))
+
+
+def set_name(kind, family, *identity):
+    """A set of one kind and family for an identity, e.g. KUBENET-P4-<hash>."""
+    if kind not in SET_KINDS:
+        raise ValueError("unknown set kind %r" % kind)
+    return "%s%s%d-%s" % (PREFIX, kind, family, identity_hash("set", kind, family, *identity))
+
+
+def temp_set(name):
+    """The twin a changed set is rebuilt in before the swap."""
+    return name + TEMP_SUFFIX
+
+
+def is_ours(name):
+    return name.startswith(PREFIX)
+
+
+def is_temp_set(name):
+    return is_ours(name) and name.endswith(TEMP_SUFFIX)
+
+
+def comment(text):
+    """A rule comment: printable ASCII without quotes or backslashes, within the kernel limit."""
+    cleaned = " ".join(_UNSAFE_COMMENT_CHARS.sub(" ", text).split())
+    return cleaned[:MAX_COMMENT].rstrip() or "kubenet-netpol"
+
+
+def comment_match(text):
+    """`-m comment --comment X` written exactly as iptables-save prints it (quoted unless plain)."""
+    text = comment(text)
+    return "-m comment --comment %s" % (text if _UNQUOTED.match(text) else '"%s"' % text)

@@ -1,0 +1,469 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render one node's plan slice (docs/plan-format.md) into its desired netfilter state.
+
+The output is what `iptables-save -t filter` and `ipset save` would print for our objects,
+so converging is a plain comparison. Per IP family:
+
+- FORWARD gets one jump into KUBENET-FORWARD (bridged pod traffic reaches FORWARD through
+  br_netfilter, routed traffic anyway); pod <-> own node traffic uses INPUT/OUTPUT, untouched.
+- KUBENET-FORWARD returns replies (ESTABLISHED,RELATED, which also covers the ICMP errors of
+  allowed flows) and, in IPv6, neighbour discovery; then dispatches packets from pods isolated
+  for egress, then packets to pods isolated for ingress, into pod chains. Local pods isolated
+  by the same policies share one pod chain, entered through a set of their addresses, so pod
+  churn only changes set members and the rule count does not grow with the pods.
+- A pod chain drops INVALID packets, clears our mark bit, calls each isolating policy's chain
+  and leaves through KUBENET-ALLOW (which clears the mark, then returns to KUBENET-FORWARD)
+  as soon as one marked the packet; otherwise it denies. Nothing of ours ever ACCEPTs: what
+  we allow goes back to FORWARD, whose own rules still decide.
+- A policy chain (one per policy and direction) has one rule per clause, peer set and port
+  matcher, each setting the mark. Peers and named-port targets are ipsets.
+- Opt-ins: the fail-closed mode denies pod-CIDR addresses the plan does not know (pods started
+  since); cutting connections denies, first of all, connections marked as no longer allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ansible_collections.kubenet.netpol.plugins.module_utils import naming
+
+# Bump when the same plan renders differently (a test pins the output of a sample plan): a
+# node whose record was made by another format then compares its state in full again.
+FORMAT_VERSION = 2
+FAMILIES = (4, 6)
+DIRECTIONS = ("egress", "ingress")  # egress dispatch first: a same-node pair meets both checks
+PROTOCOLS = ("SCTP", "TCP", "UDP")
+DENY_ACTIONS = ("REJECT", "DROP")
+REJECT_WITH = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
+NEIGHBOUR_DISCOVERY_TYPES = (133, 134, 135, 136)
+LOG_LIMIT = "10/min"
+MULTIPORT_MAX = 15
+DEFAULT_MARK = 0x100000
+DEFAULT_LOG_GROUP = 100
+HASH_IP = "hash:ip"
+HASH_NET = "hash:net"
+IPSET_FAMILIES = {4: "inet", 6: "inet6"}
+DEFAULT_MAXELEM = 65536
+SOCKET_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+
+class PlanError(ValueError):
+    """The plan slice does not have the shape docs/plan-format.md describes."""
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How denied packets are treated, the mark bit, and the families to render."""
+
+    deny_action: str = "REJECT"
+    log_denied: bool = False
+    log_group: int = DEFAULT_LOG_GROUP
+    mark: int = DEFAULT_MARK
+    families: tuple = FAMILIES
+    fail_closed_cidrs: tuple = ()  # the node's pod CIDRs: deny traffic of pods the plan does not know yet
+    cut_connections: bool = False  # deny packets of connections marked as no longer allowed
+
+    def __post_init__(self):
+        if self.deny_action not in DENY_ACTIONS:
+            raise ValueError("deny_action must be one of %s, not %r" % (", ".join(DENY_ACTIONS), self.deny_action))
+        if not 0 < self.mark <= 0xFFFFFFFF or self.mark & (self.mark - 1):
+            raise ValueError("mark must be a single bit of the 32-bit packet mark, not %#x" % self.mark)
+        if not 0 <= self.log_group <= 65535:
+            raise ValueError("log_group must be between 0 and 65535, not %d" % self.log_group)
+        if not self.families or set(self.families) - set(FAMILIES):
+            raise ValueError("families must be a non-empty subset of (4, 6), not %r" % (self.families,))
+        for cidr in self.fail_closed_cidrs:
+            try:
+                prefix = ipaddress.ip_network(cidr, strict=False).prefixlen
+            except ValueError:
+                raise ValueError("fail_closed_cidrs: not a CIDR: %r" % (cidr,)) from None
+            if prefix == 0:
+                raise ValueError("fail_closed_cidrs: %s is every address, not a pod CIDR" % cidr)
+
+
+@dataclass(frozen=True)
+class IpSet:
+    """One set: its members are written exactly as `ipset save` prints them."""
+
+    name: str
+    family: int
+    type: str
+    members: tuple
+    purpose: str = ""
+
+    def create_line(self, name=None):
+        line = "create %s %s family %s" % (name or self.name, self.type, IPSET_FAMILIES[self.family])
+        if len(self.members) > DEFAULT_MAXELEM // 2:
+            line += " maxelem %d" % (1 << (2 * len(self.members) - 1).bit_length())
+        return line
+
+
+@dataclass(frozen=True)
+class Table:
+    """Our part of one family's filter table: chains (sorted by name) and the FORWARD jump."""
+
+    family: int
+    chains: tuple  # ((name, (rule spec, ...)), ...)
+    jump: str
+
+    @property
+    def chain_map(self):
+        return dict(self.chains)
+
+
+@dataclass(frozen=True)
+class Desired:
+    tables: tuple  # one Table per rendered family
+    sets: tuple  # IpSet, sorted by name
+
+    def counts(self):
+        chains = sum(len(table.chains) for table in self.tables)
+        rules = sum(len(chain[1]) for table in self.tables for chain in table.chains) + len(self.tables)
+        return {"chains": chains, "rules": rules, "sets": len(self.sets),
+                "members": sum(len(item.members) for item in self.sets)}
+
+
+def _packed(text):
+    """(family, packed bytes) of an address, or None; the C parser is far faster than ipaddress."""
+    family = 6 if ":" in text else 4
+    try:
+        return family, socket.inet_pton(SOCKET_FAMILIES[family], text)
+    except (OSError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=None)
+def canonical_address(text):
+    """(canonical text, family) of an address, printed as ipset prints it (inet_ntop); cached,
+    as pod IPs recur across many sets."""
+    packed = _packed(text)
+    if packed is None:
+        raise PlanError("not an IP address: %r" % (text,))
+    return socket.inet_ntop(SOCKET_FAMILIES[packed[0]], packed[1]), packed[0]
+
+
+def _network(text):
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise PlanError("not a CIDR: %r" % (text,)) from None
+
+
+def net_member(network, nomatch=False):
+    """A hash:net member as ipset prints it: a full-length prefix is printed as the bare address."""
+    text = canonical_address(str(network.network_address))[0]
+    if network.prefixlen != network.max_prefixlen:
+        text += "/%d" % network.prefixlen
+    return text + " nomatch" if nomatch else text
+
+
+@lru_cache(maxsize=None)
+def member_sort_key(member):
+    """Numeric order of members (family, address, prefix, nomatch last), for stable output."""
+    text, flag = (member + " ").split(" ", 1)
+    address, prefix = (text + "/").split("/", 2)[:2]
+    packed = _packed(address)
+    if packed is None:
+        return 9, 0, 0, member  # not an address (a hand-made member): last, in text order
+    return packed[0], int.from_bytes(packed[1], "big"), int(prefix or 128), flag
+
+
+def block_members(block, family):
+    """The hash:net members of one ipBlock in a family ((): the block matches nothing there).
+
+    A /0 cannot be stored in hash:net, so it becomes its two /1 halves (no gap). Excepts are
+    `nomatch` entries; an except that covers a whole positive entry removes that entry.
+    """
+    return _block_members(block["cidr"], tuple(block.get("except") or ()), family)
+
+
+@lru_cache(maxsize=None)
+def _block_members(cidr, excepts, family):
+    """block_members, cached: the same blocks recur in many policies."""
+    cidr = _network(cidr)
+    if cidr.version != family:
+        return ()
+    positives = list(cidr.subnets(prefixlen_diff=1)) if cidr.prefixlen == 0 else [cidr]
+    excepts = {_network(text) for text in excepts}
+    excepts = {cut for cut in excepts if cut.version == family}
+    positives = [net for net in positives if not any(net.subnet_of(cut) for cut in excepts)]
+    if not positives:
+        return ()
+    holes = sorted(cut for cut in excepts if any(cut != net and cut.subnet_of(net) for net in positives))
+    members = [net_member(net) for net in positives] + [net_member(cut, True) for cut in holes]
+    return tuple(sorted(members, key=member_sort_key))
+
+
+def port_matchers(ports):
+    """(protocol part, port part) pairs for a clause's ports; None ports match everything.
+
+    Single ports share a multiport match (at most 15 per rule), a range gets `--dport a:b`,
+    a port-less entry matches the whole protocol and makes its numbered entries redundant.
+    """
+    if ports is None:
+        return [("", "")]
+    by_protocol = {}
+    for item in ports:
+        protocol = item.get("protocol")
+        if protocol not in PROTOCOLS:
+            raise PlanError("port protocol must be one of %s, not %r" % (", ".join(PROTOCOLS), protocol))
+        entry = by_protocol.setdefault(protocol, {"all": False, "singles": set(), "ranges": set()})
+        if item.get("port") is None:
+            entry["all"] = True
+            continue
+        first = int(item["port"])
+        last = int(item["end_port"]) if item.get("end_port") is not None else first
+        if not 1 <= first <= last <= 65535:
+            raise PlanError("bad port range %r-%r" % (item.get("port"), item.get("end_port")))
+        if first == last:
+            entry["singles"].add(first)
+        else:
+            entry["ranges"].add((first, last))
+    matchers = []
+    for protocol in sorted(by_protocol):
+        entry = by_protocol[protocol]
+        name = protocol.lower()
+        proto = "-p " + name
+        if entry["all"]:
+            matchers.append((proto, ""))
+            continue
+        singles = sorted(entry["singles"])
+        for start in range(0, len(singles), MULTIPORT_MAX):
+            chunk = singles[start:start + MULTIPORT_MAX]
+            if len(chunk) == 1:
+                matchers.append((proto, "-m %s --dport %d" % (name, chunk[0])))
+            else:
+                matchers.append((proto, "-m multiport --dports %s" % ",".join(str(port) for port in chunk)))
+        for first, last in sorted(entry["ranges"]):
+            matchers.append((proto, "-m %s --dport %d:%d" % (name, first, last)))
+    return matchers
+
+
+def _join(*parts):
+    return " ".join(part for part in parts if part)
+
+
+def _field(obj, key, where):
+    try:
+        return obj[key]
+    except (KeyError, TypeError):
+        raise PlanError("%s: missing %r" % (where, key)) from None
+
+
+class _Slice:
+    """The plan slice read once: pod addresses, isolation groups, policies and peer sets."""
+
+    def __init__(self, data):
+        if not isinstance(data, dict):
+            raise PlanError("the plan slice must be a mapping, not %s" % type(data).__name__)
+        self.pod_ips = {}
+        self.groups = {direction: {} for direction in DIRECTIONS}
+        for number, pod in enumerate(_field(data, "pods", "plan")):
+            where = "plan: pods[%d]" % number
+            key = _field(pod, "pod", where)
+            self.pod_ips[key] = tuple(canonical_address(ip) for ip in _field(pod, "ips", where))
+            for direction in DIRECTIONS:
+                policies = tuple(sorted(set(pod.get(direction) or ())))
+                if policies:
+                    self.groups[direction].setdefault(policies, []).append(key)
+        self.policies = {}
+        for number, entry in enumerate(_field(data, "policies", "plan")):
+            where = "plan: policies[%d]" % number
+            direction = _field(entry, "direction", where)
+            if direction not in DIRECTIONS:
+                raise PlanError("%s: direction must be ingress or egress, not %r" % (where, direction))
+            self.policies[(_field(entry, "policy", where), direction)] = entry
+        self.peer_sets = data.get("peer_sets") or {}
+        self._peer_cache = {}
+
+    def pod_addresses(self, keys, family, where):
+        """The sorted addresses of a family of some local pods."""
+        found = set()
+        for key in keys:
+            if key not in self.pod_ips:
+                raise PlanError("%s: pod %s is not among the plan's pods" % (where, key))
+            found.update(text for text, version in self.pod_ips[key] if version == family)
+        return tuple(sorted(found, key=member_sort_key))
+
+    def peer_addresses(self, set_id, family, where):
+        """The sorted addresses of a family of a peer set, computed once per set (clauses share them)."""
+        if (set_id, family) not in self._peer_cache:
+            if set_id not in self.peer_sets:
+                raise PlanError("%s: peer set %s is not in peer_sets" % (where, set_id))
+            found = {text for text, version in map(canonical_address, self.peer_sets[set_id]) if version == family}
+            self._peer_cache[(set_id, family)] = tuple(sorted(found, key=member_sort_key))
+        return self._peer_cache[(set_id, family)]
+
+
+class _FamilyRenderer:
+    """Chains and sets of one family; policy chains are rendered once, when first referenced."""
+
+    def __init__(self, plan, family, options):
+        self.plan = plan
+        self.family = family
+        self.options = options
+        self.mark = "%#x" % options.mark
+        self.chains = {}
+        self.sets = {}
+        self._policy_chains = {}
+
+    def add_set(self, kind, set_type, members, identity, purpose):
+        """Record a set (members already sorted) and return its name."""
+        name = naming.set_name(kind, self.family, *identity)
+        self.sets[name] = IpSet(name, self.family, set_type, members, purpose)
+        return name
+
+    def render(self):
+        top = []
+        if self.options.cut_connections:  # only connections we marked as denied (see conntrack.py)
+            top.append("-m connmark --mark %s/%s %s %s" % (
+                self.mark, self.mark, naming.comment_match("connection no longer allowed"), self.deny_target()))
+        top.append("-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN")
+        if self.family == 6:
+            top += ["-p ipv6-icmp -m icmp6 --icmpv6-type %d -j RETURN" % kind for kind in NEIGHBOUR_DISCOVERY_TYPES]
+        top += self.fail_closed_rules()
+        for direction in DIRECTIONS:
+            for policies in sorted(self.plan.groups[direction]):
+                dispatch = self.dispatch_rule(direction, policies)
+                if dispatch:
+                    top.append(dispatch)
+        self.chains[naming.TOP_CHAIN] = top
+        self.chains[naming.ALLOW_CHAIN] = ["-j MARK --set-xmark 0x0/%s" % self.mark]
+        chains = tuple((name, tuple(self.chains[name])) for name in sorted(self.chains))
+        jump = "%s -j %s" % (naming.comment_match(naming.JUMP_COMMENT), naming.TOP_CHAIN)
+        return Table(self.family, chains, jump)
+
+    def deny_target(self):
+        if self.options.deny_action == "REJECT":
+            return "-j REJECT --reject-with " + REJECT_WITH[self.family]
+        return "-j DROP"
+
+    def fail_closed_rules(self):
+        """Opt-in (pitfall 10): a pod started since the plan was made has no chain yet, so deny
+        the traffic of every address of the node's pod CIDRs that the plan does not know."""
+        cidrs = {_network(cidr) for cidr in self.options.fail_closed_cidrs}
+        members = tuple(sorted((net_member(net) for net in cidrs if net.version == self.family), key=member_sort_key))
+        if not members:
+            return []
+        cidr_set = self.add_set("C", HASH_NET, members, ("fail-closed",), "pod CIDRs of this node")
+        known = self.plan.pod_addresses(self.plan.pod_ips, self.family, "plan: pods")
+        known_set = self.add_set("K", HASH_IP, known, ("fail-closed",), "pods the plan knows") if known else None
+        text = naming.comment_match("fail closed: pod not in the plan yet")
+        rules = []
+        for side in ("src", "dst"):
+            unknown = "! --match-set %s %s" % (known_set, side) if known_set else ""
+            rules.append(_join("-m set --match-set %s %s" % (cidr_set, side), "-m set" if unknown else "", unknown,
+                               text, self.deny_target()))
+        return rules
+
+    def dispatch_rule(self, direction, policies):
+        pods = self.plan.groups[direction][policies]
+        addresses = self.plan.pod_addresses(pods, self.family, "plan: pods")
+        if not addresses:
+            return None
+        summary = "%s isolated by %s" % (direction, ", ".join(policies))
+        members = self.add_set("D", HASH_IP, addresses, (direction,) + policies, "pods " + summary)
+        chain = naming.pod_chain(direction, policies)
+        self.chains[chain] = self.pod_chain_rules(direction, policies)
+        return _join("-m set --match-set", members, "src" if direction == "egress" else "dst",
+                     naming.comment_match(summary), "-j", chain)
+
+    def pod_chain_rules(self, direction, policies):
+        rules = ["-m conntrack --ctstate INVALID -j DROP", "-j MARK --set-xmark 0x0/%s" % self.mark]
+        for policy in policies:
+            chain = self.policy_chain(policy, direction)
+            if chain is not None:
+                rules.append("%s -j %s" % (naming.comment_match("%s %s" % (policy, direction)), chain))
+                rules.append("-m mark --mark %s/%s -g %s" % (self.mark, self.mark, naming.ALLOW_CHAIN))
+        if self.options.log_denied:
+            group = " --nflog-group %d" % self.options.log_group if self.options.log_group else ""
+            rules.append('-m limit --limit %s -j NFLOG --nflog-prefix "kubenet-netpol denied %s"%s'
+                         % (LOG_LIMIT, direction, group))
+        rules.append("%s %s" % (naming.comment_match("deny %s" % direction), self.deny_target()))
+        return rules
+
+    def policy_chain(self, policy, direction):
+        """The policy's chain name, or None when it allows nothing in this family (no chain)."""
+        key = (policy, direction)
+        if key not in self._policy_chains:
+            entry = self.plan.policies.get(key)
+            if entry is None:
+                raise PlanError("plan: a pod is isolated for %s by %s, which is not among the plan's policies"
+                                % (direction, policy))
+            rules = []
+            every_target = set(entry.get("targets") or ())
+            for rule in sorted(_field(entry, "rules", "plan: policy %s" % policy), key=lambda item: item["index"]):
+                for number, clause in enumerate(rule.get("clauses") or ()):
+                    rules += self.clause_rules(policy, direction, rule["index"], number, clause, every_target)
+            name = None
+            if rules:
+                name = naming.policy_chain(policy, direction)
+                self.chains[name] = rules
+            self._policy_chains[key] = name
+        return self._policy_chains[key]
+
+    def clause_rules(self, policy, direction, index, number, clause, every_target):
+        """Only the policy's own targets enter its chain, so a clause for all of them needs no target match."""
+        where = "plan: policy %s %s rule %d clause %d" % (policy, direction, index, number)
+        identity = (policy, direction, index, number)
+        ingress = direction == "ingress"
+        target_match = ""
+        if clause.get("targets") is not None and not every_target <= set(clause["targets"]):
+            addresses = self.plan.pod_addresses(clause["targets"], self.family, where)
+            if not addresses:
+                return []
+            targets = self.add_set("T", HASH_IP, addresses, identity, "targets of %s" % where[6:])
+            target_match = "-m set --match-set %s %s" % (targets, "dst" if ingress else "src")
+        peer_matches = self.peer_matches(clause.get("peers"), identity, where, "src" if ingress else "dst")
+        text = naming.comment_match("%s %s rule %d" % (policy, direction, index))
+        target = "-j MARK --set-xmark %s/%s" % (self.mark, self.mark)
+        # The port match goes before the set lookups: it is the cheaper test and fails first.
+        return [_join(proto, port, target_match, peer, text, target)
+                for peer in peer_matches for proto, port in port_matchers(clause.get("ports"))]
+
+    def peer_matches(self, peers, identity, where, side):
+        """One address match per peer set; [""] for any address; [] when nothing is in this family."""
+        if peers is None:
+            return [""]
+        matches = []
+        if peers.get("pod_set") is not None:
+            addresses = self.plan.peer_addresses(peers["pod_set"], self.family, where)
+            if addresses:
+                name = self.add_set("P", HASH_IP, addresses, identity, "peer pods of %s" % where[6:])
+                matches.append("-m set --match-set %s %s" % (name, side))
+        for number, block in enumerate(peers.get("ip_blocks") or ()):
+            members = block_members(block, self.family)
+            if members:
+                name = self.add_set("N", HASH_NET, members, identity + ("block", number),
+                                    "ipBlock %s of %s" % (block["cidr"], where[6:]))
+                matches.append("-m set --match-set %s %s" % (name, side))
+        return matches
+
+
+def render(plan_slice, options=None):
+    """The desired state of one node: a Table per family and every set, deterministic."""
+    options = options or RenderOptions()
+    plan = _Slice(plan_slice)
+    tables = []
+    sets = {}
+    for family in sorted(options.families):
+        renderer = _FamilyRenderer(plan, family, options)
+        tables.append(renderer.render())
+        sets.update(renderer.sets)
+    return Desired(tuple(tables), tuple(sets[name] for name in sorted(sets)))
+
+
+def fingerprint(plan_slice, options=None):
+    """A digest of everything the desired state depends on: the plan, the options, the format."""
+    options = options or RenderOptions()
+    data = {"format": FORMAT_VERSION, "plan": plan_slice,
+            "options": [options.deny_action, options.log_denied, options.log_group, options.mark,
+                        sorted(options.families), sorted(options.fail_closed_cidrs), options.cut_connections]}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -1,0 +1,314 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: netpol_chains
+short_description: Converge a node's NetworkPolicy ipsets and iptables chains
+version_added: 1.0.0
+description:
+  - Renders this node's slice of the plan made by M(kubenet.netpol.netpol_resolve) into ipsets and
+    iptables chains (IPv4 and IPv6), compares them with what the node has, and applies only the
+    difference, atomically. A run that finds nothing to change writes nothing.
+  - Only FORWARD is hooked, by one jump rule at its top into C(KUBENET-FORWARD). Bridged pod traffic
+    reaches FORWARD through C(br_netfilter), routed traffic anyway. Traffic between a pod and its own
+    node (INPUT, OUTPUT) is never filtered.
+  - Replies of allowed connections (C(ESTABLISHED,RELATED), which includes the ICMP errors path MTU
+    discovery needs) and IPv6 neighbour discovery always pass. Packets from pods isolated for egress,
+    then to pods isolated for ingress, go through the chains of their policies; a packet no policy
+    allows is denied, and INVALID packets of isolated pods are dropped.
+  - Our chains never accept a packet, they only deny. A packet they allow returns to FORWARD, whose
+    other rules (kube-proxy, Docker, the admin's) still decide.
+  - Only our objects are read back, changed or removed (chains and sets named C(KUBENET-*) and our
+    jump rules). Sets are updated by building a temporary set and swapping it in; chains in one
+    C(iptables-restore --noflush) transaction per family; stale chains and sets are removed after the
+    new state is live.
+  - Two runs on one node never interleave; they take a lock in O(state_dir).
+  - In diff mode the node is always compared in full, to show the rules and set members before and after.
+author:
+  - kubenet.netpol contributors (@kubenet)
+requirements:
+  - iptables (C(iptables-save), C(iptables-restore), and their IPv6 twins) and ipset on the node.
+  - The node's kernel with the C(set), C(conntrack), C(mark), C(multiport), C(comment) matches.
+notes:
+  - A pod started between two runs is not protected until the next run, unless O(fail_closed_cidrs) is set.
+  - The mark bit O(mark) must not be used by any other agent on the node, neither as packet mark nor,
+    with O(cut_denied_connections), as connection mark.
+  - Connections established before a policy tightens keep working (conntrack) unless
+    O(cut_denied_connections) is true; new ones are denied.
+seealso:
+  - module: kubenet.netpol.netpol_resolve
+    description: Makes the plan whose node slice this module takes.
+  - module: community.general.iptables_state
+    description: Saves and restores whole tables; this module touches only its own chains.
+options:
+  plan:
+    description:
+      - This node's slice of the plan, C(plan.nodes[<node name>]) of M(kubenet.netpol.netpol_resolve)
+        (see C(docs/plan-format.md)).
+      - Required when O(state=present).
+    type: dict
+  state:
+    description:
+      - C(present) converges the node to O(plan).
+      - C(absent) removes our jump rules, chains and sets (rules first, then sets).
+    type: str
+    choices: [present, absent]
+    default: present
+  deny_action:
+    description:
+      - What a packet no policy allows gets. C(REJECT) answers with ICMP port unreachable
+        (ICMPv6 port unreachable in IPv6); C(DROP) silently drops it.
+    type: str
+    choices: [REJECT, DROP]
+    default: REJECT
+  log_denied:
+    description: Log denied packets with NFLOG to O(log_group), at most 10 a minute per pod chain.
+    type: bool
+    default: false
+  log_group:
+    description: The NFLOG group of denied packets (for example for C(ulogd2)).
+    type: int
+    default: 100
+  mark:
+    description:
+      - The packet mark bit meaning "allowed by a policy", as a number (C(0x100000)).
+      - It must be a single bit that no other agent uses. Our chains clear it before they return.
+    type: str
+    default: "0x100000"
+  backend:
+    description:
+      - The iptables backend.
+      - C(auto) uses C(iptables-legacy) when only the legacy tables hold rules (the node's other
+        agents use it), otherwise the default C(iptables) commands.
+      - C(nft) and C(legacy) force C(iptables-nft-*) or C(iptables-legacy-*).
+    type: str
+    choices: [auto, nft, legacy]
+    default: auto
+  state_dir:
+    description:
+      - The node's state directory. It holds the lock file, and a record of the last run that found
+        the node converged (a fingerprint of the plan and options, and a digest of our rules and sets
+        as they were read). A run that finds both unchanged stops after reading the node's state; any
+        change of ours, by hand or otherwise, changes the digest and makes the run compare in full.
+      - Nodes that share a filesystem (network namespaces on one host) should each have their own.
+    type: path
+    default: /run/kubenet-netpol
+  ip_families:
+    description:
+      - The IP families to enforce. Another family's chains and sets are left as they are.
+    type: list
+    elements: int
+    choices: [4, 6]
+    default: [4, 6]
+  lock_timeout:
+    description: Seconds to wait for another run on the node to finish before failing.
+    type: int
+    default: 60
+  fail_closed_cidrs:
+    description:
+      - The node's pod CIDRs, to turn on the fail-closed mode. A pod started after the plan was made is
+        not protected until the next run; in this mode, traffic from or to an address of these CIDRs
+        that is not a pod of the plan is denied instead, until the next run knows the pod.
+      - Empty (the default) leaves new pods open until the next run, as most policy agents do.
+    type: list
+    elements: str
+    default: []
+  cut_denied_connections:
+    description:
+      - Connections established before a policy tightens keep working by default (conntrack lets their
+        packets through, as in Calico, Antrea and kube-router).
+      - When true, a run that changed the rules then judges every tracked connection against the plan
+        and cuts those no policy allows any more. Their conntrack entries get the O(mark) bit as
+        connection mark, and packets of such connections are denied in both directions. Needs the
+        C(conntrack) command.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the live state and reports what would change and the commands that would run; writes nothing.
+  diff_mode:
+    support: full
+    details:
+      - Returns our rules and set members before and after.
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Converge this node's slice of the plan
+  kubenet.netpol.netpol_chains:
+    plan: "{{ hostvars['localhost'].netpol.plan.nodes[inventory_hostname] }}"
+  become: true
+
+- name: Drop denied packets silently and log them to NFLOG group 5, IPv4 only
+  kubenet.netpol.netpol_chains:
+    plan: "{{ node_plan }}"
+    deny_action: DROP
+    log_denied: true
+    log_group: 5
+    ip_families: [4]
+  become: true
+
+- name: Remove every chain, jump rule and set of ours
+  kubenet.netpol.netpol_chains:
+    state: absent
+  become: true
+"""
+
+RETURN = r"""
+backend:
+  description: The iptables commands used, C(default) (plain C(iptables)), C(nft) or C(legacy).
+  returned: always
+  type: str
+  sample: default
+counts:
+  description: Size of the desired state (all zero for O(state=absent)); the jump rules count as rules.
+  returned: always
+  type: dict
+  sample: {chains: 9, rules: 31, sets: 7, members: 42}
+summary:
+  description: What changed (or would change in check mode), by name.
+  returned: always
+  type: dict
+  contains:
+    sets_created:
+      description: Sets created.
+      type: list
+      elements: str
+    sets_swapped:
+      description: Sets whose members changed, rebuilt in a temporary set and swapped in.
+      type: list
+      elements: str
+    sets_destroyed:
+      description: Stale sets (and temporary sets left by an interrupted run) destroyed.
+      type: list
+      elements: str
+    chains_written:
+      description: Chains declared and refilled, with their family.
+      type: list
+      elements: str
+    chains_deleted:
+      description: Stale chains flushed and deleted, with their family.
+      type: list
+      elements: str
+    jumps_fixed:
+      description: Families whose FORWARD jump was inserted, moved back to the top, or removed.
+      type: list
+      elements: int
+    connections_cut:
+      description: With O(cut_denied_connections), the tracked connections cut because no policy allows them any more.
+      type: list
+      elements: str
+  sample:
+    sets_created: [KUBENET-P4-0f3c5e2a9b1d4c7e]
+    sets_swapped: []
+    sets_destroyed: []
+    chains_written: [KUBENET-FORWARD (IPv4)]
+    chains_deleted: []
+    jumps_fixed: [4]
+    connections_cut: ["tcp 10.244.1.11:41766 -> 10.244.1.10:8080"]
+commands:
+  description:
+    - The commands run, in order; a command fed a payload shows its line count, and in check mode
+      the writes that would run are marked as not run.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - iptables-legacy-save
+    - iptables-save -t filter
+    - ipset save
+    - ipset restore < 12 lines
+    - iptables-restore --noflush --wait < 20 lines
+"""
+
+from functools import partial
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubenet.netpol.plugins.module_utils.conntrack import ConnectionCutter
+from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import ConvergeError, converge
+from ansible_collections.kubenet.netpol.plugins.module_utils.render import PlanError, RenderOptions, fingerprint, render
+
+
+def argument_spec():
+    return {
+        "plan": {"type": "dict"},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "deny_action": {"type": "str", "choices": ["REJECT", "DROP"], "default": "REJECT"},
+        "log_denied": {"type": "bool", "default": False},
+        "log_group": {"type": "int", "default": 100},
+        "mark": {"type": "str", "default": "0x100000"},
+        "backend": {"type": "str", "choices": ["auto", "nft", "legacy"], "default": "auto"},
+        "state_dir": {"type": "path", "default": "/run/kubenet-netpol"},
+        "ip_families": {"type": "list", "elements": "int", "choices": [4, 6], "default": [4, 6]},
+        "lock_timeout": {"type": "int", "default": 60},
+        "fail_closed_cidrs": {"type": "list", "elements": "str", "default": []},
+        "cut_denied_connections": {"type": "bool", "default": False},
+    }
+
+
+def command_runner(module):
+    """The dataplane's runner over run_command; a missing tool is rc 127, not a module failure."""
+    def run(argv, stdin):
+        path = module.get_bin_path(argv[0])
+        if path is None:
+            return 127, "", "%s: command not found" % argv[0]
+        return module.run_command([path] + list(argv[1:]), data=stdin, binary_data=True,
+                                  environ_update={"LC_ALL": "C", "LANGUAGE": "C"})
+    return run
+
+
+def render_options(params):
+    try:
+        mark = int(params["mark"], 0)
+    except ValueError:
+        raise ValueError("mark must be a number such as 0x100000, not %r" % params["mark"]) from None
+    return RenderOptions(params["deny_action"], params["log_denied"], params["log_group"], mark,
+                         tuple(sorted(set(params["ip_families"]))), tuple(params["fail_closed_cidrs"]),
+                         params["cut_denied_connections"])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[("state", "present", ["plan"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        options = render_options(params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    desired = marker = cutter = None
+    if params["state"] == "present":  # rendered inside converge, only if the node's record is stale
+        desired = partial(render, params["plan"], options)
+        marker = fingerprint(params["plan"], options)
+    if options.cut_connections and desired is not None:
+        cutter = ConnectionCutter(params["plan"], options.mark)
+    try:
+        result = converge(desired, command_runner(module), options.families, params["backend"],
+                          module.check_mode, params["state_dir"], module._diff, params["lock_timeout"], marker,
+                          cutter)
+    except PlanError as exc:
+        module.fail_json(msg="plan: %s" % exc)
+    except ConvergeError as exc:
+        module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stderr=exc.stderr, commands=exc.commands)
+    output = {"changed": result.changed, "backend": result.backend, "counts": result.counts,
+              "summary": result.summary, "commands": result.commands}
+    if result.diff is not None:
+        output["diff"] = result.diff
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

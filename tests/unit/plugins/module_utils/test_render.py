@@ -1,0 +1,425 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rendering a node's plan slice into chains and sets; every expected rule is written by hand.
+
+Names are hashes of identities, so the tests compute them with naming's functions (whose
+format and limits are tested here too); everything else is literal iptables-save text.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+
+from ansible_collections.kubenet.netpol.plugins.module_utils import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.render import (
+    FORMAT_VERSION, PlanError, RenderOptions, block_members, fingerprint, port_matchers, render)
+
+MARK_ON = "-j MARK --set-xmark 0x100000/0x100000"
+CLEAR = "-j MARK --set-xmark 0x0/0x100000"
+REPLIES = "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+INVALID = "-m conntrack --ctstate INVALID -j DROP"
+TO_ALLOW = "-m mark --mark 0x100000/0x100000 -g KUBENET-ALLOW"
+REJECT4 = '-m comment --comment "deny %s" -j REJECT --reject-with icmp-port-unreachable'
+REJECT6 = '-m comment --comment "deny %s" -j REJECT --reject-with icmp6-port-unreachable'
+ND = ["-p ipv6-icmp -m icmp6 --icmpv6-type %d -j RETURN" % kind for kind in (133, 134, 135, 136)]
+JUMP = '-m comment --comment "kubenet-netpol: network policies" -j KUBENET-FORWARD'
+
+
+def pod(key, ips, ingress=(), egress=()):
+    return {"pod": key, "ips": list(ips), "ingress": list(ingress), "egress": list(egress)}
+
+
+def policy(key, direction, targets, *clauses_by_rule):
+    rules = [{"index": index, "clauses": list(clauses)} for index, clauses in enumerate(clauses_by_rule)]
+    return {"policy": key, "direction": direction, "targets": list(targets), "rules": rules}
+
+
+def clause(pod_set=None, ip_blocks=(), ports=None, targets=None, any_peer=False):
+    peers = None if any_peer else {"pod_set": pod_set, "ip_blocks": [dict(block) for block in ip_blocks]}
+    return {"peers": peers, "ports": ports, "targets": targets}
+
+
+def tcp(port, end=None):
+    return {"protocol": "TCP", "port": port, "end_port": port if end is None else end}
+
+
+def plan_slice(pods, policies, peer_sets=None):
+    return {"node": "n1", "pods": pods, "policies": policies, "peer_sets": peer_sets or {}}
+
+
+def table(desired, family):
+    return next(item for item in desired.tables if item.family == family)
+
+
+def chains(desired, family):
+    return table(desired, family).chain_map
+
+
+def members(desired):
+    return {item.name: list(item.members) for item in desired.sets}
+
+
+# The seed's example on one node: default/db (role=db) isolated both ways by
+# default/test-network-policy; its ingress rule allows 172.17.0.0/16 except 172.17.1.0/24,
+# pods of namespaces with project=myproject and default pods with role=frontend, on TCP 6379;
+# its egress rule allows 10.0.0.0/24 on TCP 5978.
+SEED_POLICY = "default/test-network-policy"
+SEED = plan_slice(
+    [pod("default/db", ["10.244.1.10"], ingress=[SEED_POLICY], egress=[SEED_POLICY]),
+     pod("default/web", ["10.244.1.11"])],
+    [policy(SEED_POLICY, "ingress", ["default/db"],
+            [clause("peers1", [{"cidr": "172.17.0.0/16", "except": ["172.17.1.0/24"]}], [tcp(6379)])]),
+     policy(SEED_POLICY, "egress", ["default/db"], [clause(None, [{"cidr": "10.0.0.0/24", "except": []}], [tcp(5978)])])],
+    {"peers1": ["10.244.2.20", "10.244.3.30"]},
+)
+
+
+def test_seed_example_renders_every_chain_and_set_by_hand():
+    # These expectations are output format 2. Whoever changes them changes what nodes hold for
+    # an unchanged plan: bump FORMAT_VERSION (here and in render.py) so nodes compare in full again.
+    assert FORMAT_VERSION == 2
+    desired = render(SEED, RenderOptions(families=(4,)))
+    ingress_chain = naming.pod_chain("ingress", [SEED_POLICY])
+    egress_chain = naming.pod_chain("egress", [SEED_POLICY])
+    pi = naming.policy_chain(SEED_POLICY, "ingress")
+    pe = naming.policy_chain(SEED_POLICY, "egress")
+    d_in = naming.set_name("D", 4, "ingress", SEED_POLICY)
+    d_out = naming.set_name("D", 4, "egress", SEED_POLICY)
+    peers = naming.set_name("P", 4, SEED_POLICY, "ingress", 0, 0)
+    block_in = naming.set_name("N", 4, SEED_POLICY, "ingress", 0, 0, "block", 0)
+    block_out = naming.set_name("N", 4, SEED_POLICY, "egress", 0, 0, "block", 0)
+    rule_in = '-m comment --comment "default/test-network-policy ingress rule 0"'
+    rule_out = '-m comment --comment "default/test-network-policy egress rule 0"'
+    assert chains(desired, 4) == {
+        "KUBENET-ALLOW": (CLEAR,),
+        "KUBENET-FORWARD": (
+            REPLIES,
+            '-m set --match-set %s src -m comment --comment "egress isolated by %s" -j %s' % (d_out, SEED_POLICY, egress_chain),
+            '-m set --match-set %s dst -m comment --comment "ingress isolated by %s" -j %s' % (d_in, SEED_POLICY, ingress_chain),
+        ),
+        egress_chain: (INVALID, CLEAR, '-m comment --comment "%s egress" -j %s' % (SEED_POLICY, pe), TO_ALLOW,
+                       REJECT4 % "egress"),
+        ingress_chain: (INVALID, CLEAR, '-m comment --comment "%s ingress" -j %s' % (SEED_POLICY, pi), TO_ALLOW,
+                        REJECT4 % "ingress"),
+        pi: ("-p tcp -m tcp --dport 6379 -m set --match-set %s src %s %s" % (peers, rule_in, MARK_ON),
+             "-p tcp -m tcp --dport 6379 -m set --match-set %s src %s %s" % (block_in, rule_in, MARK_ON)),
+        pe: ("-p tcp -m tcp --dport 5978 -m set --match-set %s dst %s %s" % (block_out, rule_out, MARK_ON),),
+    }
+    assert table(desired, 4).jump == JUMP
+    assert members(desired) == {
+        d_in: ["10.244.1.10"],
+        d_out: ["10.244.1.10"],
+        peers: ["10.244.2.20", "10.244.3.30"],
+        block_in: ["172.17.0.0/16", "172.17.1.0/24 nomatch"],
+        block_out: ["10.0.0.0/24"],
+    }
+    assert {item.name: item.type for item in desired.sets}[block_in] == "hash:net"
+    assert {item.name: item.type for item in desired.sets}[peers] == "hash:ip"
+    # rules: ALLOW 1 + FORWARD 3 + two pod chains of 5 + PI 2 + PE 1, and the FORWARD jump.
+    assert desired.counts() == {"chains": 6, "rules": 18, "sets": 5, "members": 7}
+
+
+def test_family_without_isolated_pods_only_returns_replies_and_neighbour_discovery():
+    desired = render(SEED)  # the seed's pods have no IPv6 address
+    assert chains(desired, 6) == {"KUBENET-ALLOW": (CLEAR,), "KUBENET-FORWARD": tuple([REPLIES] + ND)}
+    assert table(desired, 6).jump == JUMP
+    assert not [item for item in desired.sets if item.family == 6]
+
+
+def test_pods_isolated_by_the_same_policies_share_one_chain_and_dispatch_set():
+    deny = "x/deny"
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=[deny]), pod("x/b", ["10.244.1.11"], ingress=[deny]),
+                         pod("x/c", ["10.244.1.12"])],
+                        [policy(deny, "ingress", ["x/a", "x/b"])])
+    desired = render(slice_, RenderOptions(families=(4,)))
+    group = naming.pod_chain("ingress", [deny])
+    dispatch = naming.set_name("D", 4, "ingress", deny)
+    # deny-all: no policy chain at all, the pod chain goes straight to the deny.
+    assert chains(desired, 4)[group] == (INVALID, CLEAR, REJECT4 % "ingress")
+    assert chains(desired, 4)["KUBENET-FORWARD"][1:] == (
+        '-m set --match-set %s dst -m comment --comment "ingress isolated by x/deny" -j %s' % (dispatch, group),)
+    assert members(desired) == {dispatch: ["10.244.1.10", "10.244.1.11"]}
+
+
+def test_egress_dispatch_comes_before_ingress_and_directions_never_share_a_chain():
+    both = "x/both"
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=[both], egress=[both])],
+                        [policy(both, "ingress", ["x/a"], [clause(any_peer=True, ports=[tcp(80)])]),
+                         policy(both, "egress", ["x/a"], [clause(any_peer=True, ports=[tcp(443)])])])
+    found = chains(render(slice_, RenderOptions(families=(4,))), 4)
+    top = found["KUBENET-FORWARD"]
+    dispatched = [rule.split(" -j ")[-1] for rule in top[1:]]
+    assert dispatched == [naming.pod_chain("egress", [both]), naming.pod_chain("ingress", [both])]
+    assert found[naming.policy_chain(both, "ingress")] == (
+        '-p tcp -m tcp --dport 80 -m comment --comment "x/both ingress rule 0" ' + MARK_ON,)
+    assert found[naming.policy_chain(both, "egress")] == (
+        '-p tcp -m tcp --dport 443 -m comment --comment "x/both egress rule 0" ' + MARK_ON,)
+    assert naming.policy_chain(both, "ingress") != naming.policy_chain(both, "egress")
+
+
+def test_null_peers_and_ports_allow_everything_with_one_bare_rule():
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/all"])],
+                        [policy("x/all", "ingress", ["x/a"], [clause(any_peer=True)])])
+    found = chains(render(slice_, RenderOptions(families=(4,))), 4)
+    assert found[naming.policy_chain("x/all", "ingress")] == ('-m comment --comment "x/all ingress rule 0" ' + MARK_ON,)
+
+
+def test_ipv4_zero_prefix_is_split_into_halves_with_excepts_as_nomatch():
+    block = {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12"]}
+    assert sorted(block_members(block, 4)) == sorted(
+        ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8 nomatch", "172.16.0.0/12 nomatch"])
+    assert block_members(block, 6) == ()
+
+
+def test_ipv6_zero_prefix_is_split_into_halves_without_a_gap():
+    block = {"cidr": "::/0", "except": ["fd00::/8"]}
+    assert sorted(block_members(block, 6)) == sorted(["::/1", "8000::/1", "fd00::/8 nomatch"])
+
+
+def test_excepts_that_cover_a_whole_entry_remove_it():
+    assert block_members({"cidr": "0.0.0.0/0", "except": ["128.0.0.0/1"]}, 4) == ("0.0.0.0/1",)
+    assert block_members({"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]}, 4) == ()
+    assert block_members({"cidr": "10.0.0.7/32", "except": []}, 4) == ("10.0.0.7",)  # as ipset prints a host
+    assert block_members({"cidr": "10.1.2.3/8", "except": ["10.1.2.3/24"]}, 4) == ("10.0.0.0/8", "10.1.2.0/24 nomatch")
+
+
+def test_a_block_that_matches_nothing_in_a_family_renders_no_rule_there():
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/p"])],
+                        [policy("x/p", "ingress", ["x/a"], [clause(None, [{"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]}])])])
+    found = chains(render(slice_, RenderOptions(families=(4,))), 4)
+    assert naming.policy_chain("x/p", "ingress") not in found
+    assert found[naming.pod_chain("ingress", ["x/p"])] == (INVALID, CLEAR, REJECT4 % "ingress")
+
+
+def test_peers_are_split_by_family():
+    key = "x/p"
+    slice_ = plan_slice(
+        [pod("x/a", ["10.244.1.10", "fd00::10"], ingress=[key])],
+        [policy(key, "ingress", ["x/a"],
+                [clause("mixed", [{"cidr": "192.168.0.0/16", "except": []}, {"cidr": "2001:db8::/32", "except": []}],
+                        [tcp(80)])],
+                [clause("only4", ports=[tcp(81)])])],
+        {"mixed": ["10.244.2.2", "fd00::22"], "only4": ["10.244.2.3"]})
+    desired = render(slice_)
+    text = '-m comment --comment "x/p ingress rule %d" '
+    chain = naming.policy_chain(key, "ingress")
+    assert chains(desired, 4)[chain] == (
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("P", 4, key, "ingress", 0, 0)
+        + text % 0 + MARK_ON,
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("N", 4, key, "ingress", 0, 0, "block", 0)
+        + text % 0 + MARK_ON,
+        "-p tcp -m tcp --dport 81 -m set --match-set %s src " % naming.set_name("P", 4, key, "ingress", 1, 0)
+        + text % 1 + MARK_ON,
+    )
+    # IPv6: the v4-only pod set of rule 1 allows nothing there; the v6 block is block 1 of the clause.
+    assert chains(desired, 6)[chain] == (
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("P", 6, key, "ingress", 0, 0)
+        + text % 0 + MARK_ON,
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("N", 6, key, "ingress", 0, 0, "block", 1)
+        + text % 0 + MARK_ON,
+    )
+    assert members(desired)[naming.set_name("P", 6, key, "ingress", 0, 0)] == ["fd00::22"]
+    assert members(desired)[naming.set_name("N", 6, key, "ingress", 0, 0, "block", 1)] == ["2001:db8::/32"]
+    assert chains(desired, 6)[naming.pod_chain("ingress", [key])] == (
+        INVALID, CLEAR, '-m comment --comment "x/p ingress" -j %s' % chain, TO_ALLOW, REJECT6 % "ingress")
+
+
+def test_policy_with_no_rule_in_a_family_gets_no_jump_there():
+    key = "x/p"
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10", "fd00::10"], ingress=[key])],
+                        [policy(key, "ingress", ["x/a"], [clause("only4", ports=[tcp(81)])])],
+                        {"only4": ["10.244.2.3"]})
+    desired = render(slice_)
+    assert naming.policy_chain(key, "ingress") not in chains(desired, 6)
+    assert chains(desired, 6)[naming.pod_chain("ingress", [key])] == (INVALID, CLEAR, REJECT6 % "ingress")
+
+
+def test_named_port_clause_with_a_targets_subset_also_matches_the_destination():
+    # x/web selects a (http=8080) and b (http=9000): two clauses, each for its own target.
+    key = "x/web"
+    slice_ = plan_slice(
+        [pod("x/a", ["10.244.1.10"], ingress=[key]), pod("x/b", ["10.244.1.11"], ingress=[key])],
+        [policy(key, "ingress", ["x/a", "x/b"],
+                [clause("c", ports=[tcp(8080)], targets=["x/a"]), clause("c", ports=[tcp(9000)], targets=["x/b"])])],
+        {"c": ["10.244.2.5"]})
+    desired = render(slice_, RenderOptions(families=(4,)))
+    target_a = naming.set_name("T", 4, key, "ingress", 0, 0)
+    target_b = naming.set_name("T", 4, key, "ingress", 0, 1)
+    text = '-m comment --comment "x/web ingress rule 0" '
+    assert chains(desired, 4)[naming.policy_chain(key, "ingress")] == (
+        "-p tcp -m tcp --dport 8080 -m set --match-set %s dst -m set --match-set %s src "
+        % (target_a, naming.set_name("P", 4, key, "ingress", 0, 0)) + text + MARK_ON,
+        "-p tcp -m tcp --dport 9000 -m set --match-set %s dst -m set --match-set %s src "
+        % (target_b, naming.set_name("P", 4, key, "ingress", 0, 1)) + text + MARK_ON,
+    )
+    assert members(desired)[target_a] == ["10.244.1.10"]
+    assert members(desired)[target_b] == ["10.244.1.11"]
+
+
+def test_named_port_clause_for_every_target_needs_no_target_match():
+    key = "x/web"
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=[key])],
+                        [policy(key, "ingress", ["x/a"], [clause(any_peer=True, ports=[tcp(8080)], targets=["x/a"])])])
+    desired = render(slice_, RenderOptions(families=(4,)))
+    assert chains(desired, 4)[naming.policy_chain(key, "ingress")] == (
+        '-p tcp -m tcp --dport 8080 -m comment --comment "x/web ingress rule 0" ' + MARK_ON,)
+    assert [item.name for item in desired.sets] == [naming.set_name("D", 4, "ingress", key)]
+
+
+def test_end_port_becomes_a_range_and_a_single_port_stays_single():
+    assert port_matchers([tcp(8000, 8080), tcp(22, 22)]) == [
+        ("-p tcp", "-m tcp --dport 22"), ("-p tcp", "-m tcp --dport 8000:8080")]
+    assert port_matchers([{"protocol": "SCTP", "port": 30000, "end_port": 32767}]) == [
+        ("-p sctp", "-m sctp --dport 30000:32767")]
+
+
+def test_single_ports_share_multiport_rules_of_at_most_fifteen():
+    ports = [tcp(port) for port in range(1016, 1000, -1)]  # 16 ports, given in reverse
+    assert port_matchers(ports) == [
+        ("-p tcp", "-m multiport --dports 1001,1002,1003,1004,1005,1006,1007,1008,1009,1010,1011,1012,1013,1014,1015"),
+        ("-p tcp", "-m tcp --dport 1016"),
+    ]
+    thirty = port_matchers([tcp(port) for port in range(1, 31)])
+    assert [matcher[1].count(",") + 1 for matcher in thirty] == [15, 15]
+
+
+def test_protocol_only_port_matches_the_whole_protocol_and_absorbs_its_numbers():
+    ports = [{"protocol": "UDP", "port": None, "end_port": None}, {"protocol": "UDP", "port": 53, "end_port": 53},
+             tcp(80), tcp(80)]
+    assert port_matchers(ports) == [("-p tcp", "-m tcp --dport 80"), ("-p udp", "")]
+    assert port_matchers(None) == [("", "")]
+
+
+def test_unknown_protocol_and_bad_ranges_are_plan_errors():
+    with pytest.raises(PlanError, match="protocol"):
+        port_matchers([{"protocol": "tcp", "port": 80, "end_port": 80}])
+    with pytest.raises(PlanError, match="range"):
+        port_matchers([tcp(90, 80)])
+
+
+def test_missing_peer_set_or_policy_is_a_plan_error():
+    broken = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/p"])],
+                        [policy("x/p", "ingress", ["x/a"], [clause("nope")])])
+    with pytest.raises(PlanError, match="peer set nope"):
+        render(broken)
+    orphan = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/gone"])], [])
+    with pytest.raises(PlanError, match="x/gone"):
+        render(orphan)
+    with pytest.raises(PlanError, match="pods"):
+        render({"node": "n1"})
+
+
+def test_drop_and_nflog_options():
+    options = RenderOptions(deny_action="DROP", log_denied=True, log_group=5, families=(4,))
+    group = naming.pod_chain("ingress", ["x/deny"])
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/deny"])], [policy("x/deny", "ingress", ["x/a"])])
+    assert chains(render(slice_, options), 4)[group] == (
+        INVALID, CLEAR,
+        '-m limit --limit 10/min -j NFLOG --nflog-prefix "kubenet-netpol denied ingress" --nflog-group 5',
+        '-m comment --comment "deny ingress" -j DROP')
+    # iptables-save omits group 0 (the default), so we must too.
+    zero = RenderOptions(log_denied=True, log_group=0, families=(4,))
+    assert chains(render(slice_, zero), 4)[group][2] == (
+        '-m limit --limit 10/min -j NFLOG --nflog-prefix "kubenet-netpol denied ingress"')
+
+
+def test_custom_mark_bit_is_used_everywhere():
+    slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/all"])],
+                        [policy("x/all", "ingress", ["x/a"], [clause(any_peer=True)])])
+    found = chains(render(slice_, RenderOptions(mark=0x4000000, families=(4,))), 4)
+    assert found["KUBENET-ALLOW"] == ("-j MARK --set-xmark 0x0/0x4000000",)
+    assert "-m mark --mark 0x4000000/0x4000000 -g KUBENET-ALLOW" in found[naming.pod_chain("ingress", ["x/all"])]
+    assert found[naming.policy_chain("x/all", "ingress")][0].endswith("-j MARK --set-xmark 0x4000000/0x4000000")
+
+
+def test_fail_closed_mode_denies_pod_cidr_addresses_the_plan_does_not_know():
+    options = RenderOptions(fail_closed_cidrs=("10.244.1.0/24", "fd00:1::/64"))
+    desired = render(SEED, options)
+    cidrs4, known4 = naming.set_name("C", 4, "fail-closed"), naming.set_name("K", 4, "fail-closed")
+    cidrs6 = naming.set_name("C", 6, "fail-closed")
+    text = '-m comment --comment "fail closed: pod not in the plan yet"'
+    assert chains(desired, 4)["KUBENET-FORWARD"][:3] == (
+        REPLIES,
+        "-m set --match-set %s src -m set ! --match-set %s src %s -j REJECT --reject-with icmp-port-unreachable"
+        % (cidrs4, known4, text),
+        "-m set --match-set %s dst -m set ! --match-set %s dst %s -j REJECT --reject-with icmp-port-unreachable"
+        % (cidrs4, known4, text))
+    # No pod of the plan has an IPv6 address: every address of the IPv6 pod CIDR is unknown.
+    assert chains(desired, 6)["KUBENET-FORWARD"] == tuple([REPLIES] + ND + [
+        "-m set --match-set %s src %s -j REJECT --reject-with icmp6-port-unreachable" % (cidrs6, text),
+        "-m set --match-set %s dst %s -j REJECT --reject-with icmp6-port-unreachable" % (cidrs6, text)])
+    assert members(desired)[cidrs4] == ["10.244.1.0/24"]
+    assert members(desired)[known4] == ["10.244.1.10", "10.244.1.11"]  # isolated or not, every pod of the plan
+    assert members(desired)[cidrs6] == ["fd00:1::/64"]
+
+
+def test_cut_connections_deny_marked_connections_before_replies_pass():
+    desired = render(SEED, RenderOptions(cut_connections=True, deny_action="DROP", families=(4,)))
+    assert chains(desired, 4)["KUBENET-FORWARD"][:2] == (
+        '-m connmark --mark 0x100000/0x100000 -m comment --comment "connection no longer allowed" -j DROP', REPLIES)
+
+
+@pytest.mark.parametrize("options", [{"mark": 0x300000}, {"mark": 0}, {"deny_action": "ACCEPT"},
+                                     {"log_group": 70000}, {"families": (5,)}, {"families": ()},
+                                     {"fail_closed_cidrs": ("0.0.0.0/0",)}, {"fail_closed_cidrs": ("pods",)}])
+def test_bad_options_are_refused(options):
+    with pytest.raises(ValueError):
+        RenderOptions(**options)
+
+
+def test_rendering_is_deterministic_whatever_the_input_order():
+    first = render(SEED)
+    shuffled = copy.deepcopy(SEED)
+    rng = random.Random(7)
+    rng.shuffle(shuffled["pods"])
+    rng.shuffle(shuffled["policies"])
+    shuffled["peer_sets"]["peers1"].reverse()
+    assert render(shuffled) == first
+    assert render(copy.deepcopy(SEED)) == first
+
+
+def test_fingerprint_changes_with_the_plan_and_the_options_only():
+    same = copy.deepcopy(SEED)
+    assert fingerprint(same) == fingerprint(SEED)
+    same["peer_sets"]["peers1"] = ["10.244.9.9"]
+    assert fingerprint(same) != fingerprint(SEED)
+    assert fingerprint(SEED, RenderOptions(mark=0x200000)) != fingerprint(SEED)
+    assert fingerprint(SEED, RenderOptions(families=(6, 4))) == fingerprint(SEED)
+
+
+def test_set_names_follow_identity_not_members():
+    changed = copy.deepcopy(SEED)
+    changed["peer_sets"]["peers1"] = ["10.244.9.9"]
+    before = {item.name for item in render(SEED).sets}
+    after = render(changed)
+    assert {item.name for item in after.sets} == before
+    assert members(after)[naming.set_name("P", 4, SEED_POLICY, "ingress", 0, 0)] == ["10.244.9.9"]
+
+
+def test_names_stay_within_kernel_limits_and_are_stable():
+    long_key = "%s/%s" % ("n" * 63, "p" * 253)
+    for direction in ("ingress", "egress"):
+        assert len(naming.policy_chain(long_key, direction)) <= naming.MAX_CHAIN_NAME
+        assert len(naming.pod_chain(direction, [long_key] * 50)) <= naming.MAX_CHAIN_NAME
+    assert len(naming.TOP_CHAIN) <= naming.MAX_CHAIN_NAME
+    for kind in naming.SET_KINDS:
+        for family in (4, 6):
+            name = naming.set_name(kind, family, long_key, "ingress", 99, 99, "block", 99)
+            assert len(naming.temp_set(name)) <= naming.MAX_SET_NAME
+            assert naming.is_ours(name) and not naming.is_temp_set(name)
+            assert naming.is_temp_set(naming.temp_set(name))
+    assert naming.policy_chain("x/a", "ingress") == naming.policy_chain("x/a", "ingress")
+    assert naming.policy_chain("x/a", "ingress") != naming.policy_chain("x/b", "ingress")
+    assert naming.set_name("P", 4, "x/a", "ingress", 0, 0) != naming.set_name("P", 6, "x/a", "ingress", 0, 0)
+
+
+def test_comments_are_sanitized_and_bounded():
+    assert naming.comment('a "quoted"\nname\\x') == "a quoted name x"
+    assert len(naming.comment("x" * 400)) == naming.MAX_COMMENT
+    assert naming.comment_match("plain_name-1") == "-m comment --comment plain_name-1"
+    assert naming.comment_match("x/a ingress rule 0") == '-m comment --comment "x/a ingress rule 0"'
+    assert naming.comment("\n\t") == "kubenet-netpol"
