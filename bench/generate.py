@@ -72,7 +72,7 @@ def node_layout(names, per_node):
 def pod_address(node, host, family):
     """The host-th address of the node's pod CIDR of a family."""
     cidr = node.pod_cidrs[0 if family == 4 else 1]
-    base, _, _ = cidr.partition("/")
+    base = cidr.split("/")[0]
     if family == 6:
         return "%s%x" % (base, host)
     first, second, third, fourth = (int(part) for part in base.split("."))
@@ -123,7 +123,7 @@ class _Generator:
     def place(self, pods, nodes):
         """Spread pods over nodes at random (no node gets a namespace to itself), then address them."""
         names = ["node-%d" % number for number in range(1, nodes + 1)]
-        chosen = [self.rng.randrange(nodes) for _ in pods]
+        chosen = [self.rng.randrange(nodes) for pod in pods]
         counts = [0] * nodes
         for index in chosen:
             counts[index] += 1
@@ -161,17 +161,18 @@ class _PolicyBuilder:
         self.rng = rng
         self.namespaces = namespaces
         self.apps = apps
-        self.kinds = (
+        kinds = (
             (self.default_deny_ingress, 8), (self.default_deny_all, 3), (self.allow_tiers_in_namespace, 14),
             (self.allow_team_web_named, 10), (self.allow_metrics_scrape, 8), (self.egress_dns, 8),
             (self.egress_internet, 6), (self.ingress_from_cidrs, 5), (self.env_expressions, 8),
             (self.allow_all_to_app, 4), (self.egress_named_in_namespace, 8), (self.node_ports_range, 4),
             (self.protocol_only, 3), (self.retired_app, 1),
         )
-        self.weights = [weight for _, weight in self.kinds]
+        self.kinds = [kind for kind, weight in kinds]
+        self.weights = [weight for kind, weight in kinds]
 
     def policy(self, namespace, serial):
-        build = self.rng.choices([kind for kind, _ in self.kinds], self.weights)[0]
+        build = self.rng.choices(self.kinds, self.weights)[0]
         spec = build(namespace)
         name = "%s-%d" % (build.__name__.replace("_", "-"), serial)
         return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -182,9 +183,9 @@ class _PolicyBuilder:
 
     def app_ports(self, namespace):
         """Numeric ports the first pod tier of a random app would listen on."""
-        _, tier = self.rng.choice(self.apps[namespace])
-        ports = DNS_PORTS if tier == "dns" else TIER_PORTS[tier]
-        return [{"protocol": protocol, "port": port} for _, port, protocol in ports[:1]]
+        tier = self.rng.choice(self.apps[namespace])[1]
+        port, protocol = (DNS_PORTS if tier == "dns" else TIER_PORTS[tier])[0][1:]
+        return [{"protocol": protocol, "port": port}]
 
     @staticmethod
     def default_deny_ingress(namespace):
@@ -316,8 +317,8 @@ def main(argv=None):
             parser.error("a scenario file holds at most %d nodes" % MAX_LAB_NODES)
         with open(args.write, "w", encoding="utf-8") as handle:
             yaml.safe_dump(to_scenario(workload, "generated-seed-%d" % args.seed), handle, sort_keys=False)
-    print("%d namespaces, %d pods, %d nodes, %d policies" % (len(cluster.namespaces), len(cluster.pods),
-                                                            len(cluster.nodes), len(policies)))
+    print("%d namespaces, %d pods, %d nodes, %d policies"
+          % (len(cluster.namespaces), len(cluster.pods), len(cluster.nodes), len(policies)))
     return 0
 
 

@@ -10,6 +10,7 @@ when a validated manifest becomes a Policy, so no later stage re-derives them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 try:
     import netaddr
@@ -95,7 +96,7 @@ class Policy:
     egress: tuple = ()
     source: str = ""
 
-    @property
+    @cached_property
     def key(self):
         return "%s/%s" % (self.namespace, self.name)
 
@@ -131,7 +132,11 @@ class Pod:
     phase: str = "Running"
     ports: tuple = ()
 
-    @property
+    def __hash__(self):
+        """Resolving hashes pods millions of times: namespace/name identifies a pod, so hash only that."""
+        return hash((self.namespace, self.name))
+
+    @cached_property
     def key(self):
         return "%s/%s" % (self.namespace, self.name)
 

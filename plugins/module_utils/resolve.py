@@ -11,6 +11,8 @@ give the name that number. The per-node plan and explain both read these clauses
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 from dataclasses import dataclass
 
@@ -100,14 +102,21 @@ class Resolver:
         self._empty = LabelIndex((), dict)
         self._peer_cache = {}
         self._clause_cache = {}
+        self._named_cache = {}
+        self._interned = {}
         self._selected = {policy.key: self._select_in(policy.namespace, policy.pod_selector)
                           for policy in self.policies}
+        self._pods_on = {}
+        for pod in self.pods:
+            self._pods_on.setdefault(pod.node, []).append(pod)
         self._isolating = {}
+        self._targets_on = {}
         for policy in self.policies:
-            for direction in DIRECTIONS:
-                if direction in policy.policy_types:
-                    for pod in self._selected[policy.key]:
-                        self._isolating.setdefault((pod.key, direction), []).append(policy)
+            directions = [direction for direction in DIRECTIONS if direction in policy.policy_types]
+            for pod in self._selected[policy.key]:
+                self._targets_on.setdefault(pod.node, {}).setdefault(policy.key, (policy, set()))[1].add(pod.key)
+                for direction in directions:
+                    self._isolating.setdefault((pod.key, direction), []).append(policy)
 
     def _select_in(self, namespace, selector):
         index = self._pods_in.get(namespace, self._empty)
@@ -117,13 +126,26 @@ class Resolver:
         """The active, non-hostNetwork pods the policy's podSelector picks in its namespace."""
         return self._selected[policy.key]
 
+    def pods_on(self, node_name):
+        """The selectable pods scheduled on a node."""
+        return tuple(self._pods_on.get(node_name, ()))
+
+    def policies_on(self, node_name):
+        """(policy, keys of the pods it selects on the node) for each policy selecting a pod there, by key."""
+        found = self._targets_on.get(node_name, {})
+        return [(found[key][0], frozenset(found[key][1])) for key in sorted(found)]
+
+    def _intern(self, pods):
+        """One object per distinct pod set: later lookups then compare by identity, not pod by pod."""
+        return self._interned.setdefault(pods, pods)
+
     def isolating(self, pod, direction):
         """The policies that isolate the pod in a direction (empty: not isolated)."""
         return tuple(self._isolating.get((pod.key, direction), ()))
 
     def peer_pods(self, policy, peer):
         """Pods a selector peer picks: its namespaces (or the policy's own), then its pods."""
-        cache_key = (policy.namespace, peer)
+        cache_key = (policy.namespace if peer.namespace_selector is None else None, peer)
         if cache_key not in self._peer_cache:
             if peer.namespace_selector is None:
                 namespaces = (policy.namespace,)
@@ -132,7 +154,7 @@ class Resolver:
             found = set()
             for namespace in namespaces:
                 found |= self._select_in(namespace, peer.pod_selector)
-            self._peer_cache[cache_key] = frozenset(found)
+            self._peer_cache[cache_key] = self._intern(frozenset(found))
         return self._peer_cache[cache_key]
 
     def clauses(self, policy, direction, index):
@@ -145,15 +167,8 @@ class Resolver:
     def _build_clauses(self, policy, direction, index):
         rule = policy.rules(direction)[index]
         any_peer = rule.peers is None
-        pods = set()
-        ip_blocks = []
-        for peer in rule.peers or ():
-            if isinstance(peer, IPBlockPeer):
-                ip_blocks.append(peer)
-            else:
-                pods |= self.peer_pods(policy, peer)
-        pods = frozenset(pods)
-        ip_blocks = tuple(ip_blocks)
+        ip_blocks = tuple(peer for peer in rule.peers or () if isinstance(peer, IPBlockPeer))
+        pods = self._rule_pods(policy, rule)
         if rule.ports is None:
             yield Clause(any_peer, pods, ip_blocks)
             return
@@ -167,6 +182,13 @@ class Resolver:
                 else:
                     yield from self._named_on_peers(spec, any_peer, pods)
 
+    def _rule_pods(self, policy, rule):
+        """The pods of a rule's selector peers; a single peer's set is shared, not copied."""
+        found = [self.peer_pods(policy, peer) for peer in rule.peers or () if not isinstance(peer, IPBlockPeer)]
+        if len(found) == 1:
+            return found[0]
+        return self._intern(frozenset().union(*found))
+
     def named_resolves(self, policy, direction, index, spec):
         """Whether any destination pod of the rule gives this named port a number."""
         rule = policy.rules(direction)[index]
@@ -175,10 +197,7 @@ class Resolver:
         elif rule.peers is None:
             candidates = self.pods
         else:
-            candidates = set()
-            for peer in rule.peers:
-                if not isinstance(peer, IPBlockPeer):
-                    candidates |= self.peer_pods(policy, peer)
+            candidates = self._rule_pods(policy, rule)
         return any(pod.named_port(spec.port, spec.protocol) is not None for pod in candidates)
 
     def _named_on_targets(self, policy, spec, any_peer, pods, ip_blocks):
@@ -193,15 +212,21 @@ class Resolver:
                          frozenset(by_number[number]))
 
     def _named_on_peers(self, spec, any_peer, pods):
-        """Egress: each peer pod is a destination; an ipBlock has no pod to give a number."""
-        candidates = self.pods if any_peer else pods
+        """Egress: each peer pod is a destination; an ipBlock has no pod to give a number.
+        Many rules name the same port towards the same peers: each such answer is computed once."""
+        cache_key = (None if any_peer else pods, spec.port, spec.protocol)
+        if cache_key not in self._named_cache:
+            self._named_cache[cache_key] = tuple(self._named_numbers(spec, self.pods if any_peer else pods))
+        return self._named_cache[cache_key]
+
+    def _named_numbers(self, spec, candidates):
         by_number = {}
         for peer in candidates:
             number = peer.named_port(spec.port, spec.protocol)
             if number is not None:
                 by_number.setdefault(number, set()).add(peer)
         for number in sorted(by_number):
-            yield Clause(False, frozenset(by_number[number]), (), (PortRange(spec.protocol, number, number),))
+            yield Clause(False, self._intern(frozenset(by_number[number])), (), (PortRange(spec.protocol, number, number),))
 
 
 def ip_set_id(ips):
@@ -209,39 +234,60 @@ def ip_set_id(ips):
     return hashlib.sha256("\n".join(ips).encode()).hexdigest()[:16]
 
 
+class _SharedForms:
+    """Plan parts that are the same on every node, made once: peer address sets and clauses.
+
+    Nodes share these objects, so the plan must be treated as read-only (JSON is unaffected).
+    """
+
+    def __init__(self):
+        self._peer_sets = {}
+        self._clauses = {}
+
+    def peer_set(self, pods):
+        """(id, sorted addresses) of an interned pod set."""
+        if pods not in self._peer_sets:
+            ips = sorted({ip for pod in pods for ip in pod.ips})
+            self._peer_sets[pods] = (ip_set_id(ips), ips)
+        return self._peer_sets[pods]
+
+    def clause(self, clause):
+        """A clause in plan form with targets null (clauses live in the Resolver's cache: ids are stable)."""
+        if id(clause) not in self._clauses:
+            if clause.any_peer:
+                peers = None
+            else:
+                peers = {
+                    "pod_set": self.peer_set(clause.pods)[0] if clause.pods else None,
+                    "ip_blocks": [{"cidr": block.cidr, "except": list(block.excepts)} for block in clause.ip_blocks],
+                }
+            ports = None if clause.ports is None else [item.to_dict() for item in clause.ports]
+            self._clauses[id(clause)] = {"peers": peers, "ports": ports, "targets": None}
+        return self._clauses[id(clause)]
+
+
 class _NodePlanner:
     """Builds one node's slice of the plan, sharing peer address sets between clauses."""
 
-    def __init__(self, resolver, node_name):
+    def __init__(self, resolver, node_name, shared):
         self.resolver = resolver
         self.node = node_name
-        self.local = {pod.key: pod for pod in resolver.pods if pod.node == node_name}
+        self.shared = shared
+        self.local = {pod.key: pod for pod in resolver.pods_on(node_name)}
         self.peer_sets = {}
-        self._ids = {}
-
-    def _pod_set(self, pods):
-        if pods not in self._ids:
-            ips = sorted({ip for pod in pods for ip in pod.ips})
-            set_id = ip_set_id(ips)
-            self.peer_sets[set_id] = ips
-            self._ids[pods] = set_id
-        return self._ids[pods]
 
     def _clause_dict(self, clause, local_targets):
-        targets = None
+        """The clause on this node, or None when it applies to no local pod."""
+        found = self.shared.clause(clause)
         if clause.targets is not None:
             targets = sorted(clause.targets & local_targets)
             if not targets:
                 return None
-        if clause.any_peer:
-            peers = None
-        else:
-            peers = {
-                "pod_set": self._pod_set(clause.pods) if clause.pods else None,
-                "ip_blocks": [{"cidr": block.cidr, "except": list(block.excepts)} for block in clause.ip_blocks],
-            }
-        ports = None if clause.ports is None else [item.to_dict() for item in clause.ports]
-        return {"peers": peers, "ports": ports, "targets": targets}
+            found = dict(found, targets=targets)
+        if found["peers"] is not None and found["peers"]["pod_set"] is not None:
+            set_id, ips = self.shared.peer_set(clause.pods)
+            self.peer_sets[set_id] = ips
+        return found
 
     def build(self):
         resolver = self.resolver
@@ -253,10 +299,7 @@ class _NodePlanner:
                 entry[direction.lower()] = [policy.key for policy in resolver.isolating(pod, direction)]
             pods.append(entry)
         policies = []
-        for policy in resolver.policies:
-            local_targets = frozenset(pod.key for pod in resolver.selected(policy) if pod.key in self.local)
-            if not local_targets:
-                continue
+        for policy, local_targets in resolver.policies_on(self.node):
             for direction in DIRECTIONS:
                 if direction not in policy.policy_types:
                     continue
@@ -290,15 +333,29 @@ def plan_warnings(resolver):
     return warnings
 
 
+@contextlib.contextmanager
+def _without_cycle_collection():
+    """The plan is millions of new acyclic containers: the cycle collector would only rescan them,
+    and at 100,000 pods that costs as much as building them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_plan(cluster, policies):
     """The per-node plan: for each node, its pods' isolation, the policies that select them,
     their rules as clauses, and the peer address sets the clauses refer to."""
-    resolver = Resolver(cluster, policies)
-    nodes = {}
-    for node in cluster.nodes:
-        nodes[node.name] = _NodePlanner(resolver, node.name).build()
+    with _without_cycle_collection():
+        resolver = Resolver(cluster, policies)
+        shared = _SharedForms()
+        nodes = {node.name: _NodePlanner(resolver, node.name, shared).build() for node in cluster.nodes}
+        warnings = plan_warnings(resolver)
     isolated = {direction.lower(): sum(1 for pod in resolver.pods if resolver.isolating(pod, direction))
                 for direction in DIRECTIONS}
     counts = {"policies": len(resolver.policies), "pods": len(resolver.pods), "nodes": len(nodes),
               "isolated_ingress": isolated["ingress"], "isolated_egress": isolated["egress"]}
-    return {"nodes": nodes, "counts": counts, "warnings": plan_warnings(resolver)}
+    return {"nodes": nodes, "counts": counts, "warnings": warnings}

@@ -119,9 +119,33 @@ def cmd_probe(args):
     lab_life.require_root()
     signal.signal(signal.SIGTERM, _terminate)
     tables = probe_scenarios(args.scenarios, skip_enforce if args.no_enforce else enforce, args.run_dir)
+    if args.grid:
+        for path, table in zip(args.scenarios, tables):
+            print(observed_summary(path, table))
+        return 0
     result = tables[0] if len(tables) == 1 else tables
     print(json.dumps(result, indent=1 if args.pretty else None))
     return 0
+
+
+def observed_summary(path, table):
+    """What the playbook changed on each node, and the table real packets produced, as a grid."""
+    lines = ["== %s" % path]
+    for node, result in sorted(table.get("converge", {}).items()):
+        lines.append("enforce.yml on %s: %s" % (node, "changed" if result["changed"] else "no change"))
+    scenario = load_scenario(path)
+    endpoints = scenario_endpoints(scenario)
+    names = [endpoint.name for endpoint in endpoints]
+    truth = truth_table(Resolver(scenario.cluster, scenario.policies), endpoints, scenario.probes, path)
+    differ = sorted(set(map(tuple, truth["allowed"])) ^ set(map(tuple, table["allowed"]))
+                    - set(map(tuple, table.get("unprobed", ()))))
+    lines.append("real packets agree with the engine on every probed row" if not differ else
+                 "real packets DISAGREE with the engine on: %s" % ", ".join("%s->%s %s/%s" % row for row in differ))
+    lines.append("observed with real packets:")
+    lines.append(render_grid(table, names))
+    for row in table.get("unprobed", ()):
+        lines.append("not probed (no kernel sockets for it): %s -> %s %s/%s" % tuple(row))
+    return "\n".join(lines)
 
 
 def cmd_observe(args):
@@ -132,7 +156,7 @@ def cmd_observe(args):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="netpol-lab",
-                                     description="kubenet.netpol lab: check, truth, plan, explain; up, down, probe")
+                                     description="kubenet.netpol lab: check, truth, plan, explain; up, down, probe, observe")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate NetworkPolicy manifest files or directories")
     check.add_argument("paths", nargs="+")
@@ -168,6 +192,7 @@ def build_parser():
     lab_probe.add_argument("--no-enforce", action="store_true", help="probe without enforcing any policy")
     lab_probe.add_argument("--run-dir", help="state dir of the run (default /tmp/netpol-lab/<run>)")
     lab_probe.add_argument("--pretty", action="store_true", help="indent the JSON")
+    lab_probe.add_argument("--grid", action="store_true", help="print what was enforced and readable grids, not JSON")
     lab_probe.set_defaults(func=cmd_probe)
     lab_observe = commands.add_parser("observe", help="the observed truth table of a running lab, for its current scenario (root)")
     lab_observe.add_argument("run", metavar="RUN", help="run id or run dir of a lab that is up")
