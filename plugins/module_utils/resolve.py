@@ -243,6 +243,7 @@ class _SharedForms:
     def __init__(self):
         self._peer_sets = {}
         self._clauses = {}
+        self._untargeted_rules = {}
 
     def peer_set(self, pods):
         """(id, sorted addresses) of an interned pod set."""
@@ -264,6 +265,26 @@ class _SharedForms:
             ports = None if clause.ports is None else [item.to_dict() for item in clause.ports]
             self._clauses[id(clause)] = {"peers": peers, "ports": ports, "targets": None}
         return self._clauses[id(clause)]
+
+
+    def untargeted_rules(self, resolver, policy, direction):
+        """(rules, peer_sets) of a policy direction whose clauses name no targets: the same on
+        every node, so built once; None when a named port makes some clause node-specific."""
+        key = (policy.key, direction)
+        if key not in self._untargeted_rules:
+            found = None
+            groups = [resolver.clauses(policy, direction, index) for index in range(len(policy.rules(direction)))]
+            if all(clause.targets is None for clauses in groups for clause in clauses):
+                peer_sets = {}
+                for clauses in groups:
+                    for clause in clauses:
+                        if not clause.any_peer and clause.pods:
+                            set_id, ips = self.peer_set(clause.pods)
+                            peer_sets[set_id] = ips
+                found = ([{"index": index, "clauses": [self.clause(clause) for clause in clauses]}
+                          for index, clauses in enumerate(groups)], peer_sets)
+            self._untargeted_rules[key] = found
+        return self._untargeted_rules[key]
 
 
 class _NodePlanner:
@@ -302,6 +323,12 @@ class _NodePlanner:
         for policy, local_targets in resolver.policies_on(self.node):
             for direction in DIRECTIONS:
                 if direction not in policy.policy_types:
+                    continue
+                shared = self.shared.untargeted_rules(resolver, policy, direction)
+                if shared is not None:
+                    self.peer_sets.update(shared[1])
+                    policies.append({"policy": policy.key, "direction": direction.lower(),
+                                     "targets": sorted(local_targets), "rules": shared[0]})
                     continue
                 rules = []
                 for index in range(len(policy.rules(direction))):
@@ -352,7 +379,8 @@ def build_plan(cluster, policies):
     with _without_cycle_collection():
         resolver = Resolver(cluster, policies)
         shared = _SharedForms()
-        nodes = {node.name: _NodePlanner(resolver, node.name, shared).build() for node in cluster.nodes}
+        nodes = {node.name: dict(_NodePlanner(resolver, node.name, shared).build(), pod_cidrs=list(node.pod_cidrs))
+                 for node in cluster.nodes}
         warnings = plan_warnings(resolver)
     isolated = {direction.lower(): sum(1 for pod in resolver.pods if resolver.isolating(pod, direction))
                 for direction in DIRECTIONS}
