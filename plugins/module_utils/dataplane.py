@@ -12,8 +12,9 @@ in an order that is safe at every instant, even if a step fails:
 
 1. one `ipset restore`: new sets created and filled; a changed set rebuilt in its temporary
    twin, swapped in and the twin destroyed (a live set is never flushed, so never empty);
-2. per family, one `iptables-restore --noflush` transaction (atomic): our changed chains
-   declared (which flushes them) and refilled, our jump fixed, stale chains flushed and deleted;
+2. per family, the payload checked with `iptables-restore --test` (it needs the sets of step 1),
+   then one `iptables-restore --noflush` transaction (atomic): our changed chains declared (which
+   flushes them) and refilled, our jump fixed, stale chains flushed and deleted;
 3. one `ipset restore` destroying the stale sets, no longer referenced by any rule of ours.
 
 A run whose comparison finds nothing to do writes nothing at all.
@@ -359,8 +360,11 @@ def apply(shell, changes, backend):
     """The three steps, each only when it has something to do; the first failure stops the run."""
     if changes.set_lines:
         shell.write(["ipset", "restore"], changes.set_lines)
-    for family in sorted(changes.table_lines):
-        shell.write([iptables_tools(backend, family)[1], "--noflush", "--wait"], changes.table_lines[family])
+    restores = {family: [iptables_tools(backend, family)[1], "--noflush", "--wait"] for family in changes.table_lines}
+    for family in sorted(restores):
+        shell.write(restores[family] + ["--test"], changes.table_lines[family])
+    for family in sorted(restores):
+        shell.write(restores[family], changes.table_lines[family])
     if changes.destroy_lines:
         shell.write(["ipset", "restore"], changes.destroy_lines)
 

@@ -266,7 +266,6 @@ class _SharedForms:
             self._clauses[id(clause)] = {"peers": peers, "ports": ports, "targets": None}
         return self._clauses[id(clause)]
 
-
     def untargeted_rules(self, resolver, policy, direction):
         """(rules, peer_sets) of a policy direction whose clauses name no targets: the same on
         every node, so built once; None when a named port makes some clause node-specific."""

@@ -77,7 +77,9 @@ def test_first_converge_creates_our_state_and_a_rerun_writes_nothing(runner, sta
     first = run_converge(runner, state_dir)
     assert first.changed and first.backend == "default"
     assert [call[0] for call in runner.writes()] == [
-        ("ipset", "restore"), ("iptables-restore", "--noflush", "--wait"), ("ip6tables-restore", "--noflush", "--wait")]
+        ("ipset", "restore"),
+        ("iptables-restore", "--noflush", "--wait", "--test"), ("ip6tables-restore", "--noflush", "--wait", "--test"),
+        ("iptables-restore", "--noflush", "--wait"), ("ip6tables-restore", "--noflush", "--wait")]
     v4, v6, sets = snapshot(runner)
     jump = '-A FORWARD -m comment --comment "kubenet-netpol: network policies" -j KUBENET-FORWARD'
     assert chain_rules(v4, "FORWARD") == [jump] and chain_rules(v6, "FORWARD") == [jump]
@@ -183,7 +185,7 @@ def test_a_removed_policy_loses_its_chains_and_sets_after_the_rules_change(runne
     assert sorted(result.summary["chains_deleted"]) == sorted(
         ["%s (IPv%d)" % (name, family) for name in gone_chains for family in (4, 6)])
     writes = runner.writes()
-    assert [call[0][0] for call in writes] == ["iptables-restore", "ip6tables-restore", "ipset"]
+    assert [call[0][0] for call in writes] == ["iptables-restore", "ip6tables-restore"] * 2 + ["ipset"]
     assert writes[-1][1].splitlines() == ["destroy %s" % name for name in sorted(gone_sets)]
     v4, v6 = snapshot(runner)[:2]
     assert not any(name in line for name in gone_chains for line in v4 + v6)
@@ -256,6 +258,25 @@ def test_a_failed_step_fails_loudly_and_leaves_no_rule_without_its_set(runner, s
     assert not run_converge(runner, state_dir, state=bigger).changed
 
 
+def test_a_payload_that_fails_the_test_run_changes_no_chain(runner, state_dir):
+    """iptables-restore --test checks every family's payload before any of them is written."""
+    run_converge(runner, state_dir)
+    before = snapshot(runner)[:2]
+    bigger = desired(policies=STANDARD_POLICIES + (netpol("x/new", {
+        "podSelector": {"matchLabels": {"app": "b"}},
+        "ingress": [{"from": [{"ipBlock": {"cidr": "192.168.0.0/16"}}]}]}),))
+
+    def failing_test(argv, stdin=None):
+        if argv[0] == "ip6tables-restore" and "--test" in argv:
+            return 2, "", "ip6tables-restore: line 3 failed (simulated)"
+        return runner(argv, stdin)
+
+    with pytest.raises(ConvergeError, match="simulated") as failure:
+        converge(bigger, failing_test, state_dir=state_dir)
+    assert failure.value.commands[-1].startswith("ip6tables-restore --noflush --wait --test")
+    assert snapshot(runner)[:2] == before
+
+
 def test_a_set_of_ours_with_the_wrong_type_stops_the_run_before_any_write(runner, state_dir):
     name = naming.set_name("D", 4, "ingress", "x/deny-ingress", "x/from-blue")
     runner.run("ipset", "create", name, "hash:net")
@@ -298,7 +319,7 @@ def test_state_absent_removes_everything_ours_rules_before_sets(runner, state_di
     runner.calls.clear()
     result = converge(None, runner, state_dir=state_dir)
     assert result.changed
-    assert [call[0][0] for call in runner.writes()] == ["iptables-restore", "ip6tables-restore", "ipset"]
+    assert [call[0][0] for call in runner.writes()] == ["iptables-restore", "ip6tables-restore"] * 2 + ["ipset"]
     assert all(naming.PREFIX not in "\n".join(lines) for lines in snapshot(runner))
     runner.calls.clear()
     assert not converge(None, runner, state_dir=state_dir).changed
