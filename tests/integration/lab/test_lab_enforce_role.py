@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to kubenet.netpol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The enforce playbook over real SSH: a rerun changes nothing, netpol_state=absent removes all of ours."""
+
+from __future__ import annotations
+
+import subprocess
+
+from lab_testing import scenario_path
+
+from netpol_lab import lab as lab_life
+from netpol_lab.enforce import run_playbook
+from netpol_lab.netns import in_netns
+
+
+def _ours(node):
+    """Every line of our state on a node: chains, rules and jumps, and set names."""
+    lines = []
+    for argv in (["iptables-save", "-t", "filter"], ["ip6tables-save", "-t", "filter"], ["ipset", "list", "-n"]):
+        output = subprocess.run(in_netns(node.netns, argv), capture_output=True, text=True, check=True).stdout
+        lines.extend(line for line in output.splitlines() if "KUBENET" in line)
+    return lines
+
+
+def test_rerun_changes_nothing_and_state_absent_removes_everything_ours(build_lab):
+    path = scenario_path("three-nodes-policies.yaml")
+    lab = build_lab(path)
+    lab_life.set_scenario(lab, path)
+    first, _output = run_playbook(lab, lab.current_scenario)
+    assert all(first.values()), "the first run converges every node: %s" % first
+    assert all(any(line.startswith("-A FORWARD") for line in _ours(node)) for node in lab.nodes)
+    again, _output = run_playbook(lab, lab.current_scenario)
+    assert not any(again.values()), "a rerun with the same input must report no change: %s" % again
+    removed, _output = run_playbook(lab, lab.current_scenario, ["-e", "netpol_state=absent"])
+    assert all(removed.values())
+    assert {node.name: _ours(node) for node in lab.nodes} == {node.name: [] for node in lab.nodes}
