@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to kubenet.netpol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The enforce playbook over real SSH: a rerun changes nothing, netpol_state=absent removes all of ours."""
+"""The enforce playbook over real SSH: --check writes nothing, a rerun changes nothing,
+netpol_state=absent removes all of ours."""
 
 from __future__ import annotations
 
@@ -23,10 +24,14 @@ def _ours(node):
     return lines
 
 
-def test_rerun_changes_nothing_and_state_absent_removes_everything_ours(build_lab):
+def test_check_writes_nothing_rerun_changes_nothing_absent_removes_everything_ours(build_lab):
     path = scenario_path("three-nodes-policies.yaml")
     lab = build_lab(path)
     lab_life.set_scenario(lab, path)
+    dry, output = run_playbook(lab, lab.current_scenario, ["--check", "--diff"])
+    assert all(dry.values()), "check mode reports what would change: %s" % dry
+    assert "+:KUBENET-FORWARD" in output, "--diff shows the chains that would be written"
+    assert {node.name: _ours(node) for node in lab.nodes} == {node.name: [] for node in lab.nodes}
     first, _output = run_playbook(lab, lab.current_scenario)
     assert all(first.values()), "the first run converges every node: %s" % first
     assert all(any(line.startswith("-A FORWARD") for line in _ours(node)) for node in lab.nodes)
