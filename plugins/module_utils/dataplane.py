@@ -15,7 +15,9 @@ in an order that is safe at every instant, even if a step fails:
 2. per family, the payload checked with `iptables-restore --test` (it needs the sets of step 1),
    then one `iptables-restore --noflush` transaction (atomic): our changed chains declared (which
    flushes them) and refilled, our jump fixed, stale chains flushed and deleted;
-3. one `ipset restore` destroying the stale sets, no longer referenced by any rule of ours.
+3. one `ipset restore` destroying the stale sets, no longer referenced by any rule of ours, and
+   the twins of step 1 (a concurrent `ipset list` can hold a set for an instant: then each set is
+   destroyed on its own, retried while the kernel says it is in use).
 
 A run whose comparison finds nothing to do writes nothing at all.
 """
@@ -44,6 +46,10 @@ IPSET_FAMILY_NUMBERS = {"inet": 4, "inet6": 6}
 LOCK_FILE = "netpol.lock"
 RECORD_FILE = "converged.json"
 DEFAULT_LOCK_TIMEOUT = 60.0
+SET_BUSY = "in use by a kernel component"
+SET_MISSING = "does not exist"
+DESTROY_ATTEMPTS = 40
+DESTROY_PAUSE = 0.05
 
 
 class ConvergeError(Exception):
@@ -203,7 +209,8 @@ def plan_present(desired, live, families):
             twin = naming.temp_set(name)
             changes.set_lines.append(item.create_line(twin))
             _set_fill(changes.set_lines, twin, item)
-            changes.set_lines += ["swap %s %s" % (twin, name), "destroy %s" % twin]
+            changes.set_lines.append("swap %s %s" % (twin, name))
+            changes.destroy_lines.append("destroy %s" % twin)  # with the stale sets: a busy twin is retried
             changes.summary["sets_swapped"].append(name)
     for table in desired.tables:
         lines = _table_payload(table, live.tables[table.family], changes.summary)
@@ -287,6 +294,12 @@ class Shell:
         self.commands.append(" ".join(argv))
         self._run(argv, None)
 
+    def attempt(self, argv):
+        """A write whose failure the caller judges: (rc, stderr)."""
+        self.commands.append(" ".join(argv))
+        rc, _out, err = self._run(argv, None)
+        return rc, err
+
     def write(self, argv, lines):
         """Feed a payload to a restore command; in check mode only record that it would run."""
         text = " ".join(argv) + " < %d lines" % len(lines)
@@ -366,7 +379,28 @@ def apply(shell, changes, backend):
     for family in sorted(restores):
         shell.write(restores[family], changes.table_lines[family])
     if changes.destroy_lines:
-        shell.write(["ipset", "restore"], changes.destroy_lines)
+        destroy_sets(shell, changes.destroy_lines)
+
+
+def destroy_sets(shell, lines):
+    """Destroy unreferenced sets; one held for an instant by a concurrent listing is retried."""
+    try:
+        shell.write(["ipset", "restore"], lines)
+        return
+    except ConvergeError as error:
+        if SET_BUSY not in error.stderr:
+            raise
+    for line in lines:
+        argv = ["ipset"] + line.split()
+        for _attempt in range(DESTROY_ATTEMPTS):
+            rc, err = shell.attempt(argv)
+            if rc == 0 or SET_MISSING in err:
+                break
+            if SET_BUSY not in err:
+                raise ConvergeError("%s failed (rc=%d): %s" % (" ".join(argv), rc, err.strip()), argv, rc, err)
+            time.sleep(DESTROY_PAUSE)
+        else:
+            raise ConvergeError("%s: the set stayed in use" % " ".join(argv), argv, rc, err)
 
 
 def state_text(tables, sets):

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils import naming
 from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import (
-    ConvergeError, LiveSet, LiveState, LiveTable, choose_backend, converge, parse_ipset_save, parse_iptables_save,
+    ConvergeError, LiveSet, LiveState, LiveTable, choose_backend, converge, destroy_sets, parse_ipset_save, parse_iptables_save,
     plan_absent, plan_present, Shell)
 from ansible_collections.kubenet.netpol.plugins.module_utils.render import IpSet, Desired, Table
 
@@ -89,9 +89,8 @@ def test_equal_state_needs_no_write():
 def test_changed_members_are_swapped_in_through_a_twin():
     changes = plan_present(desired_state(members=("10.0.0.1", "10.0.0.2")), live_state(), (4,))
     assert changes.set_lines == ["create KUBENET-P4-a-T hash:ip family inet", "add KUBENET-P4-a-T 10.0.0.1",
-                                 "add KUBENET-P4-a-T 10.0.0.2", "swap KUBENET-P4-a-T KUBENET-P4-a",
-                                 "destroy KUBENET-P4-a-T"]
-    assert changes.table_lines == {} and changes.destroy_lines == []
+                                 "add KUBENET-P4-a-T 10.0.0.2", "swap KUBENET-P4-a-T KUBENET-P4-a"]
+    assert changes.table_lines == {} and changes.destroy_lines == ["destroy KUBENET-P4-a-T"]
 
 
 def test_a_changed_chain_is_declared_and_refilled_and_stale_ones_deleted_last():
@@ -181,3 +180,18 @@ def test_desired_and_managed_families_must_agree():
 
 def test_names_of_our_objects_are_recognised_by_prefix_only():
     assert naming.is_ours("KUBENET-FORWARD") and not naming.is_ours("KUBE-FORWARD")
+
+
+def test_a_set_held_by_a_concurrent_listing_is_destroyed_on_retry():
+    """`ipset list` holds a set for an instant: the destroy is retried set by set, not failed."""
+    answers = {"restore": [(1, "", "ipset v7.17: Error in line 1: Set cannot be destroyed: it is in use by a kernel component")],
+               "destroy": [(1, "", "ipset v7.17: Set cannot be destroyed: it is in use by a kernel component"),
+                           (0, "", "")]}
+    calls = []
+
+    def run(argv, stdin):
+        calls.append(argv)
+        return answers[argv[1]].pop(0)
+
+    destroy_sets(Shell(run), ["destroy KUBENET-P4-a-T"])
+    assert calls == [["ipset", "restore"], ["ipset", "destroy", "KUBENET-P4-a-T"], ["ipset", "destroy", "KUBENET-P4-a-T"]]

@@ -63,12 +63,6 @@ def test_probe_of_one_scenario_prints_one_table():
     assert table["scenario"] == path and table["denied"] == []
 
 
-def test_probe_refuses_to_run_without_an_enforce_step_yet():
-    result = netpol_lab("probe", scenario_path("dual-stack.yaml"))
-    assert result.returncode == 2
-    assert "--no-enforce" in result.stderr
-
-
 def test_the_enforce_hook_sees_the_current_scenario_and_an_interrupt_still_tears_down():
     seen = []
 
