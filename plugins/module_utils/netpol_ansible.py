@@ -18,11 +18,10 @@ except ImportError:  # pragma: no cover - the module and the filters report it f
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError, Problem
 from ansible_collections.kubenet.netpol.plugins.module_utils.facts import cluster_from_api_objects
-from ansible_collections.kubenet.netpol.plugins.module_utils.validate import API_VERSION, KIND, validate_policy
+from ansible_collections.kubenet.netpol.plugins.module_utils.validate import validate_ip_block
 from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import Document
 
 CLUSTER_KINDS = (("namespaces", "Namespace"), ("pods", "Pod"), ("nodes", "Node"))
-IP_BLOCK_PATH = "spec.ingress[0].from[0].ipBlock"
 CONVERSION_ERRORS = (KeyError, TypeError, ValueError, AttributeError) + ((netaddr.AddrFormatError,) if netaddr else ())
 
 
@@ -108,7 +107,4 @@ def problem_dicts(problems):
 
 def ip_block_problems(block, source):
     """Problems of an ipBlock ({cidr, except}), judged exactly as inside a manifest."""
-    manifest = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "ip-block"},
-                "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": block}]}]}}
-    return [Problem(source, problem.message, field=problem.field[len(IP_BLOCK_PATH):].lstrip("."))
-            for problem in validate_policy(Document(manifest, source))]
+    return validate_ip_block(Document(block, source), "", block)

@@ -314,6 +314,13 @@ def validate_label_selector(document, path, selector):
     return report.problems
 
 
+def validate_ip_block(document, path, block):
+    """Problems of one ipBlock ({cidr, except}) found at path in document."""
+    report = _Report(document, label="")
+    _check_ip_block(report, path, block)
+    return report.problems
+
+
 def _check_metadata(report, metadata):
     if metadata is None:
         report.add("metadata", "metadata is required, with at least metadata.name")
