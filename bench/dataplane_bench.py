@@ -28,6 +28,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import (
 from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.render import RenderOptions, fingerprint, render
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice as slice_of
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
 
 NAMESPACES = 10
@@ -94,7 +95,7 @@ def manifest(number):
 
 
 def node_slice(pods, policies, local_per_app=1):
-    return build_plan(*workload(pods, policies, local_per_app))["nodes"]["n1"]
+    return slice_of(build_plan(*workload(pods, policies, local_per_app)), "n1")
 
 
 def run(argv, stdin=None):

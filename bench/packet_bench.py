@@ -26,6 +26,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import co
 from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
     Cluster, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.render import render
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
 
 GOAL = 0.9
@@ -107,7 +108,7 @@ def policy_slice(peers):
         "spec": {"podSelector": {"matchLabels": {"app": "server"}},
                  "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "peer"}}}],
                               "ports": [{"protocol": "TCP", "port": PORT}]}]}})
-    return build_plan(Cluster({"bench": namespace}, tuple(pods), tuple(nodes)), (policy,))["nodes"]["n1"]
+    return node_slice(build_plan(Cluster({"bench": namespace}, tuple(pods), tuple(nodes)), (policy,)), "n1")
 
 
 def naive_rules(peers):

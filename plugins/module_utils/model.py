@@ -132,13 +132,15 @@ class Pod:
     phase: str = "Running"
     ports: tuple = ()
 
-    def __hash__(self):
-        """Resolving hashes pods millions of times: namespace/name identifies a pod, so hash only that."""
-        return hash((self.namespace, self.name))
+    def __post_init__(self):
+        """Resolving hashes pods millions of times and namespace/name identifies a pod: the key
+        and its hash are made once (set through object, as the dataclass is frozen)."""
+        key = "%s/%s" % (self.namespace, self.name)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "_hash", hash(key))
 
-    @cached_property
-    def key(self):
-        return "%s/%s" % (self.namespace, self.name)
+    def __hash__(self):
+        return self._hash
 
     @property
     def label_map(self):

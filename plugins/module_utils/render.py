@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ansible_collections.kubenet.netpol.plugins.module_utils import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import PlanError
 
 # Bump when the same plan renders differently (a test pins the output of a sample plan): a
 # node whose record was made by another format then compares its state in full again.
@@ -52,10 +53,6 @@ HASH_NET = "hash:net"
 IPSET_FAMILIES = {4: "inet", 6: "inet6"}
 DEFAULT_MAXELEM = 65536
 SOCKET_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
-
-
-class PlanError(ValueError):
-    """The plan slice does not have the shape docs/plan-format.md describes."""
 
 
 @dataclass(frozen=True)

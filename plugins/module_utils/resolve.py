@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass
 
 try:
@@ -94,29 +95,26 @@ class Resolver:
         self.cluster = cluster
         self.policies = tuple(sorted(policies, key=lambda policy: policy.key))
         self.pods = tuple(pod for pod in cluster.pods if pod.selectable)
-        self._namespaces = LabelIndex(cluster.namespaces, lambda name: cluster.namespaces[name].label_map)
+        self._namespaces = LabelIndex(cluster.namespaces, lambda name: cluster.namespaces[name].labels)
         by_namespace = {}
         for pod in self.pods:
             by_namespace.setdefault(pod.namespace, []).append(pod)
-        self._pods_in = {name: LabelIndex(pods, lambda pod: pod.label_map) for name, pods in by_namespace.items()}
-        self._empty = LabelIndex((), dict)
+        self._pods_in = {name: LabelIndex(pods, attrgetter("labels")) for name, pods in by_namespace.items()}
+        self._empty = LabelIndex((), tuple)
         self._peer_cache = {}
         self._clause_cache = {}
         self._named_cache = {}
         self._interned = {}
         self._selected = {policy.key: self._select_in(policy.namespace, policy.pod_selector)
                           for policy in self.policies}
-        self._pods_on = {}
-        for pod in self.pods:
-            self._pods_on.setdefault(pod.node, []).append(pod)
-        self._isolating = {}
-        self._targets_on = {}
+        self._by_key = {policy.key: policy for policy in self.policies}
+        self._isolating = {direction: {} for direction in DIRECTIONS}
         for policy in self.policies:
-            directions = [direction for direction in DIRECTIONS if direction in policy.policy_types]
-            for pod in self._selected[policy.key]:
-                self._targets_on.setdefault(pod.node, {}).setdefault(policy.key, (policy, set()))[1].add(pod.key)
-                for direction in directions:
-                    self._isolating.setdefault((pod.key, direction), []).append(policy)
+            for direction in DIRECTIONS:
+                if direction in policy.policy_types:
+                    isolating = self._isolating[direction]
+                    for pod in self._selected[policy.key]:
+                        isolating.setdefault(pod.key, []).append(policy.key)
 
     def _select_in(self, namespace, selector):
         index = self._pods_in.get(namespace, self._empty)
@@ -126,22 +124,21 @@ class Resolver:
         """The active, non-hostNetwork pods the policy's podSelector picks in its namespace."""
         return self._selected[policy.key]
 
-    def pods_on(self, node_name):
-        """The selectable pods scheduled on a node."""
-        return tuple(self._pods_on.get(node_name, ()))
-
-    def policies_on(self, node_name):
-        """(policy, keys of the pods it selects on the node) for each policy selecting a pod there, by key."""
-        found = self._targets_on.get(node_name, {})
-        return [(found[key][0], frozenset(found[key][1])) for key in sorted(found)]
-
     def _intern(self, pods):
         """One object per distinct pod set: later lookups then compare by identity, not pod by pod."""
         return self._interned.setdefault(pods, pods)
 
     def isolating(self, pod, direction):
         """The policies that isolate the pod in a direction (empty: not isolated)."""
-        return tuple(self._isolating.get((pod.key, direction), ()))
+        return tuple(self._by_key[key] for key in self.isolating_keys(pod, direction))
+
+    def isolating_keys(self, pod, direction):
+        """The keys of the policies that isolate the pod in a direction, in key order (read-only)."""
+        return self._isolating[direction].get(pod.key, [])
+
+    def isolated_count(self, direction):
+        """How many pods some policy isolates in a direction."""
+        return len(self._isolating[direction])
 
     def peer_pods(self, policy, peer):
         """Pods a selector peer picks: its namespaces (or the policy's own), then its pods."""
@@ -234,109 +231,62 @@ def ip_set_id(ips):
     return hashlib.sha256("\n".join(ips).encode()).hexdigest()[:16]
 
 
-class _SharedForms:
-    """Plan parts that are the same on every node, made once: peer address sets and clauses.
-
-    Nodes share these objects, so the plan must be treated as read-only (JSON is unaffected).
-    """
+class _PlanForms:
+    """The cluster-wide parts of the plan, each made once: rules as clauses, and the peer address
+    sets they refer to. Equal clauses share one dict, so the plan must be treated as read-only
+    (JSON is unaffected)."""
 
     def __init__(self):
-        self._peer_sets = {}
+        self.peer_sets = {}
+        self._set_ids = {}
         self._clauses = {}
-        self._untargeted_rules = {}
 
-    def peer_set(self, pods):
-        """(id, sorted addresses) of an interned pod set."""
-        if pods not in self._peer_sets:
+    def peer_set_id(self, pods):
+        """The id of an interned pod set; its sorted addresses go into peer_sets once."""
+        if pods not in self._set_ids:
             ips = sorted({ip for pod in pods for ip in pod.ips})
-            self._peer_sets[pods] = (ip_set_id(ips), ips)
-        return self._peer_sets[pods]
+            set_id = ip_set_id(ips)
+            self.peer_sets[set_id] = ips
+            self._set_ids[pods] = set_id
+        return self._set_ids[pods]
 
     def clause(self, clause):
-        """A clause in plan form with targets null (clauses live in the Resolver's cache: ids are stable)."""
+        """A clause in plan form (clauses live in the Resolver's cache: their ids are stable)."""
         if id(clause) not in self._clauses:
             if clause.any_peer:
                 peers = None
             else:
                 peers = {
-                    "pod_set": self.peer_set(clause.pods)[0] if clause.pods else None,
+                    "pod_set": self.peer_set_id(clause.pods) if clause.pods else None,
                     "ip_blocks": [{"cidr": block.cidr, "except": list(block.excepts)} for block in clause.ip_blocks],
                 }
             ports = None if clause.ports is None else [item.to_dict() for item in clause.ports]
-            self._clauses[id(clause)] = {"peers": peers, "ports": ports, "targets": None}
+            targets = None if clause.targets is None else sorted(clause.targets)
+            self._clauses[id(clause)] = {"peers": peers, "ports": ports, "targets": targets}
         return self._clauses[id(clause)]
 
-    def untargeted_rules(self, resolver, policy, direction):
-        """(rules, peer_sets) of a policy direction whose clauses name no targets: the same on
-        every node, so built once; None when a named port makes some clause node-specific."""
-        key = (policy.key, direction)
-        if key not in self._untargeted_rules:
-            found = None
-            groups = [resolver.clauses(policy, direction, index) for index in range(len(policy.rules(direction)))]
-            if all(clause.targets is None for clauses in groups for clause in clauses):
-                peer_sets = {}
-                for clauses in groups:
-                    for clause in clauses:
-                        if not clause.any_peer and clause.pods:
-                            set_id, ips = self.peer_set(clause.pods)
-                            peer_sets[set_id] = ips
-                found = ([{"index": index, "clauses": [self.clause(clause) for clause in clauses]}
-                          for index, clauses in enumerate(groups)], peer_sets)
-            self._untargeted_rules[key] = found
-        return self._untargeted_rules[key]
+    def rules(self, resolver, policy, direction):
+        """Every rule of a policy direction, by its index in the manifest, as clauses."""
+        return [{"index": index, "clauses": [self.clause(clause) for clause in resolver.clauses(policy, direction, index)]}
+                for index in range(len(policy.rules(direction)))]
 
 
-class _NodePlanner:
-    """Builds one node's slice of the plan, sharing peer address sets between clauses."""
+def _node_entries(resolver, cluster_nodes):
+    """Each node with its local pods and the policies isolating them. One pass over the pods in
+    cluster order, then a sort per node: pods are visited once, close to how they lie in memory."""
+    pods_on = {node.name: [] for node in cluster_nodes}
+    for pod in resolver.pods:
+        if pod.node in pods_on:
+            pods_on[pod.node].append(_pod_entry(resolver, pod))
+    for entries in pods_on.values():
+        entries.sort(key=itemgetter("pod"))
+    return {node.name: {"node": node.name, "pod_cidrs": list(node.pod_cidrs), "pods": pods_on[node.name]}
+            for node in cluster_nodes}
 
-    def __init__(self, resolver, node_name, shared):
-        self.resolver = resolver
-        self.node = node_name
-        self.shared = shared
-        self.local = {pod.key: pod for pod in resolver.pods_on(node_name)}
-        self.peer_sets = {}
 
-    def _clause_dict(self, clause, local_targets):
-        """The clause on this node, or None when it applies to no local pod."""
-        found = self.shared.clause(clause)
-        if clause.targets is not None:
-            targets = sorted(clause.targets & local_targets)
-            if not targets:
-                return None
-            found = dict(found, targets=targets)
-        if found["peers"] is not None and found["peers"]["pod_set"] is not None:
-            set_id, ips = self.shared.peer_set(clause.pods)
-            self.peer_sets[set_id] = ips
-        return found
-
-    def build(self):
-        resolver = self.resolver
-        pods = []
-        for key in sorted(self.local):
-            pod = self.local[key]
-            entry = {"pod": key, "ips": list(pod.ips)}
-            for direction in DIRECTIONS:
-                entry[direction.lower()] = [policy.key for policy in resolver.isolating(pod, direction)]
-            pods.append(entry)
-        policies = []
-        for policy, local_targets in resolver.policies_on(self.node):
-            for direction in DIRECTIONS:
-                if direction not in policy.policy_types:
-                    continue
-                shared = self.shared.untargeted_rules(resolver, policy, direction)
-                if shared is not None:
-                    self.peer_sets.update(shared[1])
-                    policies.append({"policy": policy.key, "direction": direction.lower(),
-                                     "targets": sorted(local_targets), "rules": shared[0]})
-                    continue
-                rules = []
-                for index in range(len(policy.rules(direction))):
-                    clauses = [self._clause_dict(clause, local_targets)
-                               for clause in resolver.clauses(policy, direction, index)]
-                    rules.append({"index": index, "clauses": [clause for clause in clauses if clause is not None]})
-                policies.append({"policy": policy.key, "direction": direction.lower(),
-                                 "targets": sorted(local_targets), "rules": rules})
-        return {"node": self.node, "pods": pods, "policies": policies, "peer_sets": self.peer_sets}
+def _pod_entry(resolver, pod):
+    return {"pod": pod.key, "ips": list(pod.ips), "ingress": resolver.isolating_keys(pod, INGRESS),
+            "egress": resolver.isolating_keys(pod, EGRESS)}
 
 
 def plan_warnings(resolver):
@@ -373,16 +323,21 @@ def _without_cycle_collection():
 
 
 def build_plan(cluster, policies):
-    """The per-node plan: for each node, its pods' isolation, the policies that select them,
-    their rules as clauses, and the peer address sets the clauses refer to."""
+    """The plan: every policy's rules once for the cluster, the peer address sets they refer to,
+    and for each node its pods with the policies isolating them. A node's slice (plan.node_slice)
+    is a projection of these, so the plan grows with the cluster, not with nodes x policies."""
     with _without_cycle_collection():
         resolver = Resolver(cluster, policies)
-        shared = _SharedForms()
-        nodes = {node.name: dict(_NodePlanner(resolver, node.name, shared).build(), pod_cidrs=list(node.pod_cidrs))
-                 for node in cluster.nodes}
+        forms = _PlanForms()
+        plan_policies = {}
+        for policy in resolver.policies:
+            if resolver.selected(policy):
+                plan_policies[policy.key] = {direction.lower(): forms.rules(resolver, policy, direction)
+                                             for direction in DIRECTIONS if direction in policy.policy_types}
+        nodes = _node_entries(resolver, cluster.nodes)
         warnings = plan_warnings(resolver)
-    isolated = {direction.lower(): sum(1 for pod in resolver.pods if resolver.isolating(pod, direction))
-                for direction in DIRECTIONS}
-    counts = {"policies": len(resolver.policies), "pods": len(resolver.pods), "nodes": len(nodes),
-              "isolated_ingress": isolated["ingress"], "isolated_egress": isolated["egress"]}
-    return {"nodes": nodes, "counts": counts, "warnings": warnings}
+    counts = {"policies": len(resolver.policies), "pods": len(resolver.pods), "nodes": len(nodes)}
+    for direction in DIRECTIONS:
+        counts["isolated_" + direction.lower()] = resolver.isolated_count(direction)
+    return {"nodes": nodes, "policies": plan_policies, "peer_sets": forms.peer_sets,
+            "counts": counts, "warnings": warnings}

@@ -33,20 +33,29 @@ def selector_matches(selector, labels):
 
 
 class LabelIndex:
-    """Objects (any hashable) indexed by their labels, for fast selector evaluation."""
+    """Objects (any hashable) indexed by their labels, for fast selector evaluation.
+
+    labels_of(obj) gives the object's labels as (key, value) pairs. Only (key, value) pairs
+    index objects; the objects having a key are the union over its values, made when asked.
+    """
 
     def __init__(self, objects, labels_of):
         self.all = frozenset(objects)
         self._by_pair = {}
-        self._by_key = {}
+        self._values = {}
         for obj in self.all:
-            for key, value in labels_of(obj).items():
+            for key, value in labels_of(obj):
                 self._by_pair.setdefault((key, value), set()).add(obj)
-                self._by_key.setdefault(key, set()).add(obj)
+                self._values.setdefault(key, set()).add(value)
+        self._with_key = {}
         self._cache = {}
 
+    def _having(self, key):
+        if key not in self._with_key:
+            self._with_key[key] = frozenset().union(*(self._by_pair[(key, value)] for value in self._values.get(key, ())))
+        return self._with_key[key]
+
     def _requirement(self, requirement):
-        with_key = self._by_key.get(requirement.key, set())
         if requirement.operator == "In":
             found = set()
             for value in requirement.values:
@@ -58,9 +67,9 @@ class LabelIndex:
                 excluded |= self._by_pair.get((requirement.key, value), set())
             return self.all - excluded
         if requirement.operator == "Exists":
-            return with_key
+            return self._having(requirement.key)
         if requirement.operator == "DoesNotExist":
-            return self.all - with_key
+            return self.all - self._having(requirement.key)
         raise ValueError("unknown selector operator %r" % requirement.operator)
 
     def select(self, selector):

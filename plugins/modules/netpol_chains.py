@@ -43,13 +43,16 @@ notes:
 seealso:
   - module: kubenet.netpol.netpol_resolve
     description: Makes the plan whose node slice this module takes.
+  - plugin: kubenet.netpol.node_slice
+    plugin_type: filter
+    description: Makes a node's slice of that plan.
   - module: community.general.iptables_state
     description: Saves and restores whole tables; this module touches only its own chains.
 options:
   plan:
     description:
-      - This node's slice of the plan, C(plan.nodes[<node name>]) of M(kubenet.netpol.netpol_resolve)
-        (see C(docs/plan-format.md)).
+      - This node's slice of the plan of M(kubenet.netpol.netpol_resolve), as the
+        P(kubenet.netpol.node_slice#filter) filter makes it (see C(docs/plan-format.md)).
       - Required when O(state=present).
     type: dict
   state:
@@ -146,7 +149,7 @@ attributes:
 EXAMPLES = r"""
 - name: Converge this node's slice of the plan
   kubenet.netpol.netpol_chains:
-    plan: "{{ hostvars['localhost'].netpol.plan.nodes[inventory_hostname] }}"
+    plan: "{{ hostvars['localhost'].netpol.plan | kubenet.netpol.node_slice(inventory_hostname) }}"
   become: true
 
 - name: Drop denied packets silently and log them to NFLOG group 5, IPv4 only
@@ -237,7 +240,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.conntrack import ConnectionCutter
 from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import ConvergeError, converge
-from ansible_collections.kubenet.netpol.plugins.module_utils.render import PlanError, RenderOptions, fingerprint, render
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import PlanError
+from ansible_collections.kubenet.netpol.plugins.module_utils.render import RenderOptions, fingerprint, render
 
 
 def argument_spec():

@@ -16,9 +16,11 @@ description:
     resolves them into the per-node plan that each node enforces.
   - Every input is validated before anything is resolved. On invalid input the module fails
     and names every problem at once, each with its file, line, object and field.
-  - The plan, for each node, lists the local pods with the policies that isolate them, and
-    every rule of those policies as clauses of peer address sets, ipBlocks and port ranges,
-    with named ports already resolved. Its format is described in C(docs/plan-format.md).
+  - The plan lists every rule of every policy that selects a pod once for the whole cluster, as
+    clauses of peer address sets, ipBlocks and port ranges with named ports already resolved;
+    every distinct peer address set once; and for each node its pods with the policies that
+    isolate them. The P(kubenet.netpol.node_slice#filter) filter makes the slice one node
+    converges. Its format is described in C(docs/plan-format.md).
   - This module only reads its inputs, so it never reports a change.
 author:
   - kubenet.netpol contributors (@kubenet)
@@ -27,12 +29,16 @@ requirements:
   - PyYAML
 notes:
   - "Paths are read on the host that runs the module: run it once on the controller with
-    C(delegate_to: localhost) and C(run_once: true), and hand each node its slice of RV(plan.nodes)."
+    C(delegate_to: localhost) and C(run_once: true), and hand each node its slice with the
+    P(kubenet.netpol.node_slice#filter) filter."
   - A policy that is defined identically in two sources (for example in the repository and in the
     snapshot) counts once; two different definitions of the same namespace/name are an error.
   - Policies that are valid but probably not what their author meant (a policy selecting no pod,
     a named port no pod declares) are reported as warnings and in RV(plan.warnings).
 seealso:
+  - plugin: kubenet.netpol.node_slice
+    plugin_type: filter
+    description: Makes one node's slice of the plan.
   - module: kubernetes.core.k8s_info
     description: Reads the namespaces, pods and nodes to pass as O(cluster).
 options:
@@ -147,6 +153,10 @@ EXAMPLES = r"""
 - name: Show which policies isolate each pod of node-1
   ansible.builtin.debug:
     msg: "{{ netpol.plan.nodes['node-1'].pods }}"
+
+- name: Show the policies that node-1 enforces, with their local targets
+  ansible.builtin.debug:
+    msg: "{{ (netpol.plan | kubenet.netpol.node_slice('node-1')).policies }}"
 """
 
 RETURN = r"""
@@ -158,32 +168,40 @@ plan:
   contains:
     nodes:
       description:
-        - One slice per node (only the nodes in O(nodes) when it is given), keyed by node name.
-        - Each slice has C(node), C(pods) (each local pod with its IPs and the policies isolating
-          it for C(ingress) and C(egress)), C(policies) (each policy and direction selecting a local
-          pod, with its C(targets) and C(rules) as C(clauses)), and C(peer_sets) (peer pod addresses
-          by the key the clauses use).
+        - Each node (only the nodes in O(nodes) when it is given), keyed by node name, with C(node),
+          C(pod_cidrs) and C(pods) (each local pod with its IPs and the policies isolating it for
+          C(ingress) and C(egress)).
       type: dict
       sample:
         node-1:
           node: node-1
+          pod_cidrs: [10.244.1.0/24]
           pods:
             - pod: x/a
               ips: [10.244.1.10]
               ingress: [x/allow-b]
               egress: []
-          policies:
-            - policy: x/allow-b
-              direction: ingress
-              targets: [x/a]
-              rules:
-                - index: 0
-                  clauses:
-                    - peers: {pod_set: 1b4f0e9851971998, ip_blocks: []}
-                      ports: [{protocol: TCP, port: 80, end_port: 80}]
-                      targets: null
-          peer_sets:
-            1b4f0e9851971998: [10.244.1.11]
+    policies:
+      description:
+        - Every policy that selects at least one pod (when O(nodes) is given, one that selects a pod
+          of those nodes), keyed by namespace/name, with the rules of each direction of its
+          policyTypes (C(ingress), C(egress)) as C(clauses), by their index in the manifest.
+        - A clause's C(targets) is null when it applies to every pod the policy selects, else the
+          pods (across the cluster) that give its named port that number.
+      type: dict
+      sample:
+        x/allow-b:
+          ingress:
+            - index: 0
+              clauses:
+                - peers: {pod_set: 1b4f0e9851971998, ip_blocks: []}
+                  ports: [{protocol: TCP, port: 80, end_port: 80}]
+                  targets: null
+    peer_sets:
+      description: The peer pod addresses of the clauses, by the key the clauses use; each distinct set once.
+      type: dict
+      sample:
+        1b4f0e9851971998: [10.244.1.11]
     counts:
       description: The same as RV(counts).
       type: dict
@@ -239,6 +257,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_s
 from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_policies, policies_from_objects
 from ansible_collections.kubenet.netpol.plugins.module_utils.netpol_ansible import (
     cluster_from_dict, merge_policies, problem_dicts)
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import restrict_nodes
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
 
 FACT_SOURCES = ("snapshot", "scenario", "cluster")
@@ -294,11 +313,6 @@ def load_inputs(params):
     if collect.problems:
         raise InputError(collect.problems)
     return cluster, policies
-
-
-def restrict_nodes(plan, names):
-    """The plan with only the named nodes' slices (each once, in the order given)."""
-    return dict(plan, nodes={name: plan["nodes"][name] for name in names})
 
 
 def main():

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.render import RenderOptions, render
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice as slice_of
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
 
 NAMESPACES = {"x": {"team": "red"}, "y": {"team": "blue"}}
@@ -67,7 +68,7 @@ def cluster(pods):
 
 def node_slice(pods=STANDARD_PODS, policies=STANDARD_POLICIES, node="n1"):
     """The node's slice of the plan, as netpol_resolve hands it to netpol_chains."""
-    return build_plan(cluster(pods), policies)["nodes"][node]
+    return slice_of(build_plan(cluster(pods), policies), node)
 
 
 def desired(pods=STANDARD_PODS, policies=STANDARD_POLICIES, families=(4, 6), **options):

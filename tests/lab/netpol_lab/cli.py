@@ -10,6 +10,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.errors import Input
 from ansible_collections.kubenet.netpol.plugins.module_utils.explain import explain, truth_table
 from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_scenario, scenario_endpoints
 from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_policies
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver, build_plan
 from netpol_lab import lab as lab_life
 from netpol_lab.enforce import enforce
@@ -48,8 +49,9 @@ def plan_summary(plan):
             for direction in ("ingress", "egress"):
                 if pod[direction]:
                     lines.append("  %-24s %-7s isolated by %s" % (pod["pod"], direction, ", ".join(pod[direction])))
-        rules = sum(len(policy["rules"]) for policy in node["policies"])
-        lines.append("  (%d pods, %d policy/direction slices, %d rules)" % (len(node["pods"]), len(node["policies"]), rules))
+        policies = node_slice(plan, name)["policies"]
+        rules = sum(len(policy["rules"]) for policy in policies)
+        lines.append("  (%d pods, %d policy/direction slices, %d rules)" % (len(node["pods"]), len(policies), rules))
     lines.extend("warning: %s" % warning for warning in plan["warnings"])
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.explain import Endp
 from ansible_collections.kubenet.netpol.plugins.module_utils.facts import Probe
 from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
     EGRESS, INGRESS, Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice, restrict_nodes
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver, build_plan
 from ansible_collections.kubenet.netpol.plugins.module_utils.selectors import selector_matches
 
@@ -196,3 +197,26 @@ def test_the_plan_lists_each_selectable_pod_on_its_own_node_only(cluster, policy
         for direction in (INGRESS, EGRESS):
             expected = sorted(policy.key for policy in policy_set if selects(policy, pod, direction))
             assert item[direction.lower()] == expected
+
+
+@SETTINGS
+@given(cluster=clusters(), policy_set=policy_sets())
+def test_a_node_slice_holds_exactly_the_policies_its_pods_need(cluster, policy_set):
+    plan = build_plan(cluster, policy_set)
+    for node_name in plan["nodes"]:
+        found = node_slice(plan, node_name)
+        local = sorted(pod.key for pod in cluster.pods if pod.selectable and pod.node == node_name)
+        pods = {pod.key: pod for pod in cluster.pods}
+        expected = {}
+        for policy in policy_set:
+            for direction in (INGRESS, EGRESS):
+                targets = [key for key in local if selects(policy, pods[key], direction)]
+                if targets:
+                    expected[(policy.key, direction.lower())] = targets
+        assert {(item["policy"], item["direction"]): item["targets"] for item in found["policies"]} == expected
+        for item in found["policies"]:
+            for rule in item["rules"]:
+                for clause in rule["clauses"]:
+                    assert clause["targets"] is None or 0 < len(clause["targets"]) <= len(set(clause["targets"]) & set(item["targets"]))
+        # Cutting the plan down to this node changes nothing the node sees.
+        assert node_slice(restrict_nodes(plan, [node_name]), node_name) == found

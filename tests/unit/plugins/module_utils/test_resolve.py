@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
 from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
 
 
@@ -85,7 +86,7 @@ def plan():
 
 def entry(plan, node, key, direction):
     """The plan entry of one policy direction on one node, or None."""
-    found = [item for item in plan["nodes"][node]["policies"]
+    found = [item for item in node_slice(plan, node)["policies"]
              if item["policy"] == key and item["direction"] == direction]
     assert len(found) <= 1
     return found[0] if found else None
@@ -95,7 +96,7 @@ def expanded(plan, node, clause):
     """A clause with its pod_set id replaced by the addresses it names, for comparison."""
     peers = clause["peers"]
     if peers is not None and peers["pod_set"] is not None:
-        peers = dict(peers, pod_set=plan["nodes"][node]["peer_sets"][peers["pod_set"]])
+        peers = dict(peers, pod_set=node_slice(plan, node)["peer_sets"][peers["pod_set"]])
     return dict(clause, peers=peers)
 
 
@@ -138,10 +139,10 @@ class TestPods:
 
 class TestPoliciesPerNode:
     def test_a_policy_appears_only_where_it_selects_a_pod(self, plan):
-        on_n1 = [(item["policy"], item["direction"], item["targets"]) for item in plan["nodes"]["n1"]["policies"]]
+        on_n1 = [(item["policy"], item["direction"], item["targets"]) for item in node_slice(plan, "n1")["policies"]]
         assert on_n1 == [("x/also-from-c", "ingress", ["x/b"]), ("x/deny-ingress", "ingress", ["x/a", "x/b"]),
                          ("x/from-blocks", "ingress", ["x/a"]), ("x/web-ports", "ingress", ["x/a", "x/b"])]
-        on_n2 = [(item["policy"], item["direction"], item["targets"]) for item in plan["nodes"]["n2"]["policies"]]
+        on_n2 = [(item["policy"], item["direction"], item["targets"]) for item in node_slice(plan, "n2")["policies"]]
         assert on_n2 == [("x/bad-named", "ingress", ["x/c"]), ("x/deny-ingress", "ingress", ["x/c", "x/e"]),
                          ("x/egress-named", "egress", ["x/c"]), ("x/web-ports", "ingress", ["x/e"]),
                          ("y/deny-all-d", "ingress", ["y/d"]), ("y/deny-all-d", "egress", ["y/d"])]
@@ -153,6 +154,32 @@ class TestPoliciesPerNode:
     def test_deny_policies_have_no_rules(self, plan):
         assert entry(plan, "n1", "x/deny-ingress", "ingress")["rules"] == []
         assert entry(plan, "n2", "y/deny-all-d", "egress")["rules"] == []
+
+
+class TestClusterPlan:
+    """The plan itself lists each policy once; the slices above are projections of it."""
+
+    def test_only_policies_that_select_a_pod_are_listed_with_their_policy_types(self, plan):
+        # x/nothing and z/ghost select no pod; x/from-blocks selects x/a (its other app=a pods are
+        # hostNetwork or finished); y/deny-all-d has both types, x/egress-named only Egress.
+        assert {key: sorted(directions) for key, directions in plan["policies"].items()} == {
+            "x/also-from-c": ["ingress"], "x/bad-named": ["ingress"], "x/deny-ingress": ["ingress"],
+            "x/egress-named": ["egress"], "x/from-blocks": ["ingress"], "x/web-ports": ["ingress"],
+            "y/deny-all-d": ["egress", "ingress"]}
+
+    def test_named_port_clauses_name_their_targets_across_the_cluster(self, plan):
+        rule = plan["policies"]["x/web-ports"]["ingress"][0]
+        assert [(clause["ports"], clause["targets"]) for clause in rule["clauses"][1:]] == [
+            ([tcp(80)], ["x/a"]), ([tcp(8080)], ["x/b"]), ([tcp(9000)], ["x/e"])]
+
+    def test_peer_sets_hold_every_distinct_peer_address_list_once(self, plan):
+        # x/c (web-ports, also-from-c); y/d (egress rule 1); x/a, x/b, x/e (egress http, one each).
+        assert sorted(plan["peer_sets"].values()) == [
+            ["10.244.1.10"], ["10.244.1.11"], ["10.244.2.10"], ["10.244.2.11", "fd00:10:244:2::b"],
+            ["10.244.2.13"]]
+
+    def test_nodes_hold_only_their_pods_and_pod_cidrs(self, plan):
+        assert all(sorted(node) == ["node", "pod_cidrs", "pods"] for node in plan["nodes"].values())
 
 
 class TestClauses:
@@ -201,14 +228,14 @@ class TestClauses:
 
 class TestPeerSets:
     def test_equal_peer_pods_share_one_set(self, plan):
-        n1 = plan["nodes"]["n1"]
+        n1 = node_slice(plan, "n1")
         first = entry(plan, "n1", "x/web-ports", "ingress")["rules"][0]["clauses"][0]["peers"]["pod_set"]
         second = entry(plan, "n1", "x/also-from-c", "ingress")["rules"][0]["clauses"][0]["peers"]["pod_set"]
         assert first == second
         assert n1["peer_sets"] == {first: ["10.244.2.10"]}
 
     def test_a_node_holds_exactly_the_sets_its_clauses_use(self, plan):
-        for node in plan["nodes"].values():
+        for node in (node_slice(plan, name) for name in plan["nodes"]):
             used = {clause["peers"]["pod_set"] for item in node["policies"] for rule in item["rules"]
                     for clause in rule["clauses"] if clause["peers"] is not None and clause["peers"]["pod_set"]}
             assert set(node["peer_sets"]) == used

@@ -74,14 +74,14 @@ def test_unknown_operator_is_an_error_not_a_silent_match():
     with pytest.raises(ValueError):
         selector_matches(selector, WEB)
     with pytest.raises(ValueError):
-        LabelIndex(["a"], lambda obj: WEB).select(selector)
+        LabelIndex(["a"], lambda obj: WEB.items()).select(selector)
 
 
 class TestLabelIndex:
     OBJECTS = {"a": {"app": "web", "env": "prod"}, "b": {"app": "api", "env": "prod"}, "c": {"app": "web"}, "d": {}}
 
     def select(self, selector):
-        return LabelIndex(self.OBJECTS, self.OBJECTS.get).select(selector)
+        return LabelIndex(self.OBJECTS, lambda name: self.OBJECTS[name].items()).select(selector)
 
     def test_empty_selector_selects_every_object_including_unlabelled(self):
         assert self.select(LabelSelector()) == frozenset("abcd")
@@ -100,7 +100,7 @@ class TestLabelIndex:
         assert self.select(expression_selector("zone", "Exists")) == frozenset()
 
     def test_repeated_selection_answers_the_same(self):
-        index = LabelIndex(self.OBJECTS, self.OBJECTS.get)
+        index = LabelIndex(self.OBJECTS, lambda name: self.OBJECTS[name].items())
         selector = expression_selector("app", "Exists")
         assert index.select(selector) == frozenset("abc")
         assert index.select(selector) == frozenset("abc")
@@ -130,7 +130,7 @@ SELECTORS = st.builds(
 @settings(max_examples=60, deadline=None)
 @given(objects=st.lists(LABELS, max_size=12), selectors=st.lists(SELECTORS, min_size=1, max_size=4))
 def test_index_selects_exactly_what_the_predicate_matches(objects, selectors):
-    index = LabelIndex(range(len(objects)), lambda number: objects[number])
+    index = LabelIndex(range(len(objects)), lambda number: objects[number].items())
     for selector in selectors:
         expected = frozenset(number for number, labels in enumerate(objects) if selector_matches(selector, labels))
         assert index.select(selector) == expected

@@ -16,6 +16,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
 from ansible_collections.kubenet.netpol.plugins.modules import netpol_resolve
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -79,7 +80,7 @@ def run(monkeypatch):
 
 
 def slice_policies(result, node):
-    return {(entry["policy"], entry["direction"]): entry for entry in result["plan"]["nodes"][node]["policies"]}
+    return {(entry["policy"], entry["direction"]): entry for entry in node_slice(result["plan"], node)["policies"]}
 
 
 def pod_entry(result, node, key):
@@ -107,9 +108,9 @@ def test_scenario_plan_isolates_the_selected_pod_and_admits_the_blue_namespace(r
     assert clause["targets"] is None
     assert clause["peers"]["ip_blocks"] == []
     # team=blue is namespace y, whose only pod is y/c.
-    assert plan_nodes["node-1"]["peer_sets"][clause["peers"]["pod_set"]] == ["10.244.2.11"]
+    assert result["plan"]["peer_sets"][clause["peers"]["pod_set"]] == ["10.244.2.11"]
     # Nothing on node-2 is selected: its pods are listed, not isolated.
-    assert plan_nodes["node-2"]["policies"] == []
+    assert slice_policies(result, "node-2") == {}
     assert [(pod["pod"], pod["ingress"], pod["egress"]) for pod in plan_nodes["node-2"]["pods"]] == [
         ("x/b", [], []), ("y/c", [], [])]
 
@@ -135,7 +136,7 @@ def test_snapshot_policies_join_the_repository_policies(run):
     entry = slice_policies(result, "node-2")[("y/c-egress", "egress")]
     [clause] = entry["rules"][0]["clauses"]
     # The implied kubernetes.io/metadata.name=x label selects namespace x; app=a there is x/a.
-    assert result["plan"]["nodes"]["node-2"]["peer_sets"][clause["peers"]["pod_set"]] == ["10.244.1.10"]
+    assert result["plan"]["peer_sets"][clause["peers"]["pod_set"]] == ["10.244.1.10"]
     assert clause["ports"] == [{"protocol": "TCP", "port": 80, "end_port": 80}]
 
 
@@ -178,6 +179,9 @@ def test_nodes_restricts_the_plan_but_not_the_counts(run):
     result = run({"scenario": SCENARIO, "nodes": ["node-2"]})
     assert result["failed"] is False
     assert list(result["plan"]["nodes"]) == ["node-2"]
+    # x/allow-blue selects only x/a, on node-1: node-2 needs no policy and no peer set.
+    assert result["plan"]["policies"] == {}
+    assert result["plan"]["peer_sets"] == {}
     assert result["counts"]["nodes"] == 2
     assert result["counts"]["isolated_ingress"] == 1
 
