@@ -108,11 +108,13 @@ class Resolver:
         self._selected = {policy.key: self._select_in(policy.namespace, policy.pod_selector)
                           for policy in self.policies}
         self._by_key = {policy.key: policy for policy in self.policies}
+        # Per direction, per namespace (a policy isolates pods of its own namespace only, and
+        # small tables stay in the CPU cache), the keys of the policies isolating each pod.
         self._isolating = {direction: {} for direction in DIRECTIONS}
         for policy in self.policies:
             for direction in DIRECTIONS:
                 if direction in policy.policy_types:
-                    isolating = self._isolating[direction]
+                    isolating = self._isolating[direction].setdefault(policy.namespace, {})
                     for pod in self._selected[policy.key]:
                         isolating.setdefault(pod.key, []).append(policy.key)
 
@@ -134,11 +136,11 @@ class Resolver:
 
     def isolating_keys(self, pod, direction):
         """The keys of the policies that isolate the pod in a direction, in key order (read-only)."""
-        return self._isolating[direction].get(pod.key, [])
+        return self._isolating[direction].get(pod.namespace, {}).get(pod.key, [])
 
     def isolated_count(self, direction):
         """How many pods some policy isolates in a direction."""
-        return len(self._isolating[direction])
+        return sum(len(pods) for pods in self._isolating[direction].values())
 
     def peer_pods(self, policy, peer):
         """Pods a selector peer picks: its namespaces (or the policy's own), then its pods."""
