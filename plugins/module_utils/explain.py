@@ -105,6 +105,9 @@ def explain(resolver, source, destination, protocol, port, family=4):
             reasons.append("%s is outside the cluster: no policy applies to it" % endpoint.name)
         elif endpoint.pod.host_network:
             reasons.append("%s uses the host network: no policy applies to it" % endpoint.name)
+        elif not endpoint.pod.active:
+            reasons.append("%s is not running (phase %s): no policy selects it or counts it as a peer"
+                           % (endpoint.name, endpoint.pod.phase))
     return Verdict(all(side.allowed for side in sides), tuple(reasons))
 
 

@@ -143,6 +143,17 @@ class TestHostNetworkAndNode:
         assert found.reasons == ("x/a is not isolated for egress", "x/h uses the host network: no policy applies to it")
 
 
+class TestFinishedPods:
+    def test_a_finished_pod_is_named_as_not_running_and_never_isolated(self, resolver):
+        # app=b would put it under deny-b and allow-a-to-b, but a Succeeded pod is selected by nothing.
+        done = Pod("x", "done", frozen_labels({"app": "b"}), "n1", ("10.244.1.20",), phase="Succeeded")
+        found = explain(resolver, Endpoint("x/c", PODS["c"].ips, PODS["c"]), Endpoint("x/done", done.ips, done), "TCP", 80)
+        assert found.reasons == ("x/c is isolated for egress by x/c-egress; no egress rule of those policies allows"
+                                 " this traffic", "x/done is not running (phase Succeeded): no policy selects it or"
+                                 " counts it as a peer")
+        assert not found.allowed
+
+
 class TestExternals:
     def test_ip_block_admits_an_outside_host(self, resolver):
         found = verdict(resolver, "ext", "c", 80)
