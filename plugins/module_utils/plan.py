@@ -31,13 +31,21 @@ def _checked(plan, names):
 
 
 def _local_targets(pods):
-    """{(policy, direction): sorted keys of the local pods it isolates} from the pods' entries."""
+    """{(policy, direction): keys of the pods it isolates, in the pods' order} from the pods' entries."""
     found = {}
     for pod in pods:
         for direction in DIRECTIONS:
             for policy in pod[direction]:
                 found.setdefault((policy, direction), []).append(pod["pod"])
     return found
+
+
+def _peer_set_ids(rules):
+    """The ids of the peer sets the clauses of these rules use."""
+    for rule in rules:
+        for clause in rule["clauses"]:
+            if clause["peers"] is not None and clause["peers"]["pod_set"] is not None:
+                yield clause["peers"]["pod_set"]
 
 
 def _local_rule(rule, local):
@@ -68,11 +76,8 @@ def node_slice(plan, node_name):
         local = targets[(policy, direction)]
         local_set = frozenset(local)
         rules = [_local_rule(rule, local_set) for rule in plan["policies"][policy][direction]]
-        for rule in rules:
-            for clause in rule["clauses"]:
-                set_id = (clause["peers"] or {}).get("pod_set")
-                if set_id is not None:
-                    peer_sets[set_id] = plan["peer_sets"][set_id]
+        for set_id in _peer_set_ids(rules):
+            peer_sets[set_id] = plan["peer_sets"][set_id]
         policies.append({"policy": policy, "direction": direction, "targets": local, "rules": rules})
     return dict(node, policies=policies, peer_sets=peer_sets)
 
@@ -82,11 +87,10 @@ def restrict_nodes(plan, names):
     and peer sets their pods need."""
     _checked(plan, names)
     nodes = {name: plan["nodes"][name] for name in names}
-    policy_keys = {policy for node in nodes.values() for pod in node["pods"]
-                   for direction in DIRECTIONS for policy in pod[direction]}
+    pods = [pod for node in nodes.values() for pod in node["pods"]]
+    policy_keys = {policy for policy, _direction in _local_targets(pods)}
     policies = {key: plan["policies"][key] for key in sorted(policy_keys)}
-    set_ids = {clause["peers"]["pod_set"] for directions in policies.values() for rules in directions.values()
-               for rule in rules for clause in rule["clauses"]
-               if clause["peers"] is not None and clause["peers"]["pod_set"] is not None}
+    set_ids = {set_id for directions in policies.values() for rules in directions.values()
+               for set_id in _peer_set_ids(rules)}
     peer_sets = {set_id: plan["peer_sets"][set_id] for set_id in sorted(set_ids)}
     return dict(plan, nodes=nodes, policies=policies, peer_sets=peer_sets)
