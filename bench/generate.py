@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.facts import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import (
     FIRST_POD_HOST, MAX_LAB_NODES, MAX_PODS_PER_NODE, lab_node, namespace_labels)
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 
 TEAMS = ("payments", "search", "identity", "platform", "data", "mobile", "ads", "infra")

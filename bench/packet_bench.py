@@ -22,12 +22,12 @@ import tempfile
 import time
 import uuid
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import converge
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import converge
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
-from ansible_collections.kubenet.netpol.plugins.module_utils.render import render
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
-from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import render
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
 
 GOAL = 0.9
 PORT = 8080

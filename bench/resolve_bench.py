@@ -26,8 +26,8 @@ import time
 
 from generate import generate, to_engine
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import resolve
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
 
 BASE_SIZES = {"pods": 10000, "policies": 1000, "namespaces": 100, "nodes": 100}
 GOAL_SECONDS = 2.0

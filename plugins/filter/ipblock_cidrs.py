@@ -12,14 +12,15 @@ try:
 except ImportError:
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.netpol_ansible import ip_block_problems
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_ip_block
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
 
 
 def ipblock_cidrs(ipblock):
     """Sorted canonical CIDRs whose union is cidr minus every except, and nothing more."""
     if netaddr is None:
         raise AnsibleError("kubenet.netpol.ipblock_cidrs requires the Python library netaddr on the controller")
-    problems = ip_block_problems(ipblock, "ipblock")
+    problems = validate_ip_block(Document(ipblock, "ipblock"), "", ipblock)
     if problems:
         raise AnsibleFilterError("ipblock_cidrs: invalid ipBlock:\n%s" % "\n".join(str(problem) for problem in problems))
     allowed = netaddr.IPSet([netaddr.IPNetwork(ipblock["cidr"]).cidr])

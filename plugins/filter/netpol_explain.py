@@ -12,11 +12,11 @@ try:
 except ImportError:
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.explain import Endpoint, explain
-from ansible_collections.kubenet.netpol.plugins.module_utils.load import policies_from_objects
-from ansible_collections.kubenet.netpol.plugins.module_utils.netpol_ansible import cluster_from_dict
-from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint, explain
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import policies_from_objects
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver
 
 INPUT_KEYS = ("policies", "cluster")
 PROTOCOLS = ("TCP", "UDP", "SCTP")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import selector_from_manifest
-from ansible_collections.kubenet.netpol.plugins.module_utils.selectors import selector_matches
-from ansible_collections.kubenet.netpol.plugins.module_utils.validate import validate_label_selector
-from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import Document
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import selector_from_manifest
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import selector_matches
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_label_selector
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
 
 
 def _labels(labels):

@@ -238,10 +238,10 @@ from functools import partial
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.conntrack import ConnectionCutter
-from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import ConvergeError, converge
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import PlanError
-from ansible_collections.kubenet.netpol.plugins.module_utils.render import RenderOptions, fingerprint, render
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import ConnectionCutter
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import PlanError
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint, render
 
 
 def argument_spec():

@@ -252,13 +252,11 @@ except ImportError:
 else:
     YAML_IMPORT_ERROR = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_scenario, load_snapshot
-from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_policies, policies_from_objects
-from ansible_collections.kubenet.netpol.plugins.module_utils.netpol_ansible import (
-    cluster_from_dict, merge_policies, problem_dicts)
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import restrict_nodes
-from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, problem_dicts
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict, load_scenario, load_snapshot
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies, merge_policies, policies_from_objects
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import restrict_nodes
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
 
 FACT_SOURCES = ("snapshot", "scenario", "cluster")
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import explain, facts, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
 from netpol_lab.enforce import run_playbook
 from netpol_lab.expected import parse_expected, probed_rows
 from netpol_lab.netns import in_netns

@@ -18,9 +18,9 @@ import pytest
 
 from dataplane_plans import STANDARD_POLICIES, STANDARD_PODS, desired, netpol, node_slice, remote_pods, without
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import ConvergeError, converge, node_lock
-from ansible_collections.kubenet.netpol.plugins.module_utils.render import RenderOptions, fingerprint
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge, node_lock
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]

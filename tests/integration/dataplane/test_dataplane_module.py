@@ -18,7 +18,7 @@ import pytest
 
 from dataplane_plans import desired, node_slice
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]

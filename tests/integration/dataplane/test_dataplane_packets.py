@@ -25,8 +25,8 @@ import pytest
 
 from dataplane_plans import STANDARD_PODS, STANDARD_POLICIES, desired, netpol, node_slice, without
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.conntrack import ConnectionCutter
-from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import converge
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import ConnectionCutter
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import converge
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]

@@ -6,12 +6,12 @@ import signal
 import sys
 import time
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.explain import explain, truth_table
-from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_scenario, scenario_endpoints
-from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_policies
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
-from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver, build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import explain, truth_table
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario, scenario_endpoints
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver, build_plan
 from netpol_lab import lab as lab_life
 from netpol_lab.enforce import enforce
 from netpol_lab.observe import observe

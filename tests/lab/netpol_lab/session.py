@@ -8,7 +8,7 @@ it is always torn down, on success, error or interrupt.
 
 import sys
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.facts import load_scenario
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario
 from netpol_lab import lab as lab_life
 from netpol_lab.prober import probe
 from netpol_lab.topology import probed_ports, topology_key

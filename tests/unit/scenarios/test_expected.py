@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from netpol_lab.expected import ExpectationError, parse_expected, probed_rows
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import facts
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
 
 
 def test_default_applies_when_no_line_matches():

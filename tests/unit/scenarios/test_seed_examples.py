@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import explain, facts, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 

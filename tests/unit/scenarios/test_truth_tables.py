@@ -16,7 +16,8 @@ import pytest
 import yaml
 from netpol_lab.expected import parse_expected, probed_rows
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import explain, facts, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 # Update sequences (sequences/<name>/NN-step.yaml) are scenarios too; the lab also runs each in order.

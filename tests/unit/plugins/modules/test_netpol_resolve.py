@@ -16,7 +16,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
 from ansible_collections.kubenet.netpol.plugins.modules import netpol_resolve
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")

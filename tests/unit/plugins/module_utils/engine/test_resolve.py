@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice
-from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
 
 
 def pod(key, node, ips, labels, http=None, **extra):

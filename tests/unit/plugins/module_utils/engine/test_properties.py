@@ -12,13 +12,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.explain import Endpoint, explain, truth_table
-from ansible_collections.kubenet.netpol.plugins.module_utils.facts import Probe
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint, explain, truth_table
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import Probe
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     EGRESS, INGRESS, Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import node_slice, restrict_nodes
-from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver, build_plan
-from ansible_collections.kubenet.netpol.plugins.module_utils.selectors import selector_matches
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice, restrict_nodes
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver, build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import selector_matches
 
 SETTINGS = settings(max_examples=60, deadline=None)
 NAMESPACES = ("x", "y")

@@ -16,7 +16,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import Problem
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import Problem
 
 
 def join_path(parent, key):

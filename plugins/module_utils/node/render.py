@@ -32,8 +32,8 @@ import socket
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import PlanError
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import PlanError
 
 # Bump when the same plan renders differently (a test pins the output of a sample plan): a
 # node whose record was made by another format then compares its state in full again.

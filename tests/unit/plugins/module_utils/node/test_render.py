@@ -14,8 +14,8 @@ import random
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.render import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import (
     FORMAT_VERSION, PlanError, RenderOptions, block_members, fingerprint, port_matchers, render)
 
 MARK_ON = "-j MARK --set-xmark 0x100000/0x100000"

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import Problem
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import policy_from_manifest
-from ansible_collections.kubenet.netpol.plugins.module_utils.validate import validate_label_selector, validate_policy
-from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import Document, parse_documents, read_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import Problem
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import policy_from_manifest
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_label_selector, validate_policy
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document, parse_documents, read_documents
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "manifests"
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "fixtures" / "manifests"
 
 HEADER = """\
 apiVersion: networking.k8s.io/v1

@@ -14,7 +14,7 @@ import copy
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan import PlanError, node_slice, restrict_nodes
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import PlanError, node_slice, restrict_nodes
 
 FROM_C = {"pod_set": "set-c", "ip_blocks": []}
 NUMERIC = {"peers": FROM_C, "ports": [{"protocol": "TCP", "port": 443, "end_port": 443}], "targets": None}

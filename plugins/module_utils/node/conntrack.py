@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.render import canonical_address
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import canonical_address
 
 CONNTRACK_FAMILIES = {4: "ipv4", 6: "ipv6"}
 PORT_PROTOCOLS = ("tcp", "udp", "sctp")

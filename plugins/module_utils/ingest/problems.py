@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,8 @@ class InputError(Exception):
     def __init__(self, problems):
         self.problems = tuple(problems)
         super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def problem_dicts(problems):
+    """Problems as plain dicts (file, line, obj, field, message) for a module's result."""
+    return [asdict(problem) for problem in problems]

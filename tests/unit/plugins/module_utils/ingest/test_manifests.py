@@ -9,11 +9,11 @@ import pathlib
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.load import load_documents, load_policies, policies_from_objects
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import IPBlockPeer, PortSpec
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_documents, load_policies, policies_from_objects
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import IPBlockPeer, PortSpec
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "manifests"
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "fixtures" / "manifests"
 
 
 def policy_text(name, namespace=None, spec="{podSelector: {}}"):

@@ -21,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module and filters that need it
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import join_path
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import join_path
 
 API_VERSION = "networking.k8s.io/v1"
 KIND = "NetworkPolicy"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import LabelSelector, Requirement
-from ansible_collections.kubenet.netpol.plugins.module_utils.selectors import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import LabelSelector, Requirement
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import (
     LabelIndex, requirement_matches, selector_matches)
 
 WEB = {"app": "web", "tier": "front"}

@@ -10,9 +10,9 @@ isolated for egress by x/out (UDP 53 to anything), x/c (10.244.1.12) not isolate
 
 from __future__ import annotations
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.conntrack import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import (
     ConnectionCutter, PlanVerdict, parse_conntrack)
-from ansible_collections.kubenet.netpol.plugins.module_utils.dataplane import Shell
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import Shell
 
 SLICE = {
     "node": "n1",

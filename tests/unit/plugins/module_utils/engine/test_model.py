@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     EGRESS, INGRESS, ContainerPort, IPBlockPeer, LabelSelector, Pod, PortSpec, Requirement, Rule, SelectorPeer,
     policy_from_manifest)
 

@@ -22,8 +22,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the module and filters that need it
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import EGRESS, INGRESS, IPBlockPeer
-from ansible_collections.kubenet.netpol.plugins.module_utils.selectors import LabelIndex
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import EGRESS, INGRESS, IPBlockPeer
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import LabelIndex
 
 DIRECTIONS = (INGRESS, EGRESS)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import Document, parse_documents, read_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document, parse_documents, read_documents
 
 POLICY = """\
 apiVersion: networking.k8s.io/v1

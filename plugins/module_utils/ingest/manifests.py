@@ -9,12 +9,13 @@ in one InputError, so that no node is touched on bad input.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError, Problem
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import policy_from_manifest
-from ansible_collections.kubenet.netpol.plugins.module_utils.validate import validate_policy
-from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import Document, read_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import policy_from_manifest
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_policy
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document, read_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -102,3 +103,24 @@ def policies_from_objects(objects, source, default_namespace="default"):
     if problems:
         raise InputError(problems)
     return tuple(policies)
+
+
+def merge_policies(groups):
+    """One policy set from several sources (files, arguments, snapshot, scenario).
+
+    A policy defined the same way in two sources counts once; two different definitions of
+    one namespace/name are a problem, because enforcing either would be a guess.
+    """
+    merged = {}
+    problems = []
+    for group in groups:
+        for policy in group:
+            first = merged.get(policy.key)
+            if first is None:
+                merged[policy.key] = policy
+            elif dataclasses.replace(first, source="") != dataclasses.replace(policy, source=""):
+                problems.append(Problem(policy.source, "duplicate policy with a different definition in %s"
+                                        % first.source, policy.key, "metadata.name"))
+    if problems:
+        raise InputError(problems)
+    return tuple(merged.values())

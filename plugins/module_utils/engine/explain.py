@@ -16,7 +16,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the callers that need it
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import EGRESS, INGRESS
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import EGRESS, INGRESS
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ import textwrap
 import netaddr
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.facts import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import (
     Probe, load_scenario, load_snapshot, scenario_endpoints)
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     EGRESS, INGRESS, ContainerPort, LabelSelector, PortSpec, Rule, SelectorPeer)
 
 PROBES = "probes: [{protocol: TCP, port: 80}]\n"

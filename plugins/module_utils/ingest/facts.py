@@ -17,12 +17,12 @@ try:
 except ImportError:  # pragma: no cover - reported by the module and filters that need it
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.errors import InputError, Problem
-from ansible_collections.kubenet.netpol.plugins.module_utils.explain import Endpoint
-from ansible_collections.kubenet.netpol.plugins.module_utils.load import flatten_lists, policies_from_documents
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import flatten_lists, policies_from_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     METADATA_NAME_LABEL, Cluster, ContainerPort, External, Namespace, Node, Pod, frozen_labels)
-from ansible_collections.kubenet.netpol.plugins.module_utils.yamldoc import read_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import read_documents
 
 SCENARIO_FIELDS = {"name", "description", "nodes", "namespaces", "pods", "externals", "policies", "probes", "expected"}
 POD_FIELDS = {"labels", "node", "ips", "hostNetwork", "ports", "phase"}
@@ -317,3 +317,61 @@ def scenario_endpoints(scenario):
     endpoints = [Endpoint(pod.key, pod.ips, pod) for pod in scenario.cluster.pods if pod.active]
     endpoints.extend(Endpoint(external.name, external.ips) for external in scenario.externals)
     return endpoints
+
+
+CLUSTER_KINDS = (("namespaces", "Namespace"), ("pods", "Pod"), ("nodes", "Node"))
+CONVERSION_ERRORS = (KeyError, TypeError, ValueError, AttributeError) + ((netaddr.AddrFormatError,) if netaddr else ())
+
+
+def _conversion_problem(where, exc):
+    if isinstance(exc, KeyError):
+        return Problem(where, "missing field %s" % exc.args[0])
+    return Problem(where, "malformed object: %s" % exc)
+
+
+def _typed_objects(cluster, source):
+    """The objects of each list, with the kind their list implies; (items, locations, problems).
+
+    Objects listed by kubernetes.core.k8s_info or taken from a List's items may lack kind.
+    """
+    problems = []
+    items = []
+    locations = []
+    unknown = sorted(set(cluster) - {key for key, _kind in CLUSTER_KINDS})
+    if unknown:
+        problems.append(Problem(source, "unknown key(s): %s (expected namespaces, pods, nodes)" % ", ".join(unknown)))
+    for key, kind in CLUSTER_KINDS:
+        objects = cluster.get(key) or []
+        if not isinstance(objects, list):
+            problems.append(Problem("%s.%s" % (source, key), "must be a list of %s objects" % kind))
+            continue
+        for index, obj in enumerate(objects):
+            where = "%s.%s[%d]" % (source, key, index)
+            if not isinstance(obj, dict):
+                problems.append(Problem(where, "must be a %s object (a mapping)" % kind))
+            elif obj.get("kind", kind) != kind:
+                problems.append(Problem(where, "must be a %s, not a %s" % (kind, obj.get("kind")), field="kind"))
+            else:
+                items.append(dict(obj, kind=kind))
+                locations.append(where)
+    return items, locations, problems
+
+
+def cluster_from_dict(cluster, source="cluster"):
+    """A Cluster from {namespaces, pods, nodes}: lists of API objects, or InputError."""
+    if not isinstance(cluster, dict):
+        raise InputError([Problem(source, "must be a mapping with the keys namespaces, pods and nodes")])
+    items, locations, problems = _typed_objects(cluster, source)
+    if problems:
+        raise InputError(problems)
+    try:
+        return cluster_from_api_objects(items)
+    except CONVERSION_ERRORS:
+        pass
+    # Convert each object alone only now, to name every malformed one and where it is.
+    for item, where in zip(items, locations):
+        try:
+            cluster_from_api_objects([item])
+        except CONVERSION_ERRORS as exc:
+            problems.append(_conversion_problem(where, exc))
+    raise InputError(problems)

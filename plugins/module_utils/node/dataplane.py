@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 
-from ansible_collections.kubenet.netpol.plugins.module_utils import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.render import member_sort_key
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import member_sort_key
 
 BACKENDS = ("auto", "nft", "legacy")
 BUILTIN_CHAINS = ("INPUT", "FORWARD", "OUTPUT")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.explain import Endpoint, explain, truth_table
-from ansible_collections.kubenet.netpol.plugins.module_utils.facts import Probe
-from ansible_collections.kubenet.netpol.plugins.module_utils.model import (
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint, explain, truth_table
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import Probe
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
-from ansible_collections.kubenet.netpol.plugins.module_utils.resolve import Resolver
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver
 
 
 def pod(name, node, ips, ports=(), host_network=False, app=None):
