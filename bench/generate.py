@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import yaml
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import (
-    FIRST_POD_HOST, MAX_LAB_NODES, MAX_PODS_PER_NODE, lab_node, namespace_labels)
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import namespace_labels
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
+from netpol_lab.scenario import FIRST_POD_HOST, MAX_LAB_NODES, MAX_PODS_PER_NODE, lab_node
 
 TEAMS = ("payments", "search", "identity", "platform", "data", "mobile", "ads", "infra")
 ENVS = ("prod", "staging", "dev")
@@ -59,7 +59,7 @@ def ipv4(number):
 
 
 def node_layout(names, per_node):
-    """Lab addressing (10.244.N.0/24, as facts.py assigns it) while it fits, else a /22 per node."""
+    """Lab addressing (10.244.N.0/24, as the lab's scenarios assign it) while it fits, else a /22 per node."""
     if len(names) <= MAX_LAB_NODES and per_node <= MAX_PODS_PER_NODE:
         return [lab_node(name, number) for number, name in enumerate(names, start=1)]
     if per_node > WIDE_POD_BLOCK - 2 * FIRST_POD_HOST or len(names) > 4096:

@@ -18,7 +18,7 @@ LAB_DIR = Path(__file__).resolve().parents[2] / "tests" / "lab"
 if str(LAB_DIR) not in sys.path:
     sys.path.insert(0, str(LAB_DIR))
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario  # noqa: E402
+from netpol_lab.scenario import load_scenario  # noqa: E402  (tests/lab is not on the default path)
 from netpol_lab.expected import parse_expected, probed_rows  # noqa: E402  (tests/lab is not on the default path)
 
 

@@ -12,7 +12,7 @@ short_description: Resolve Kubernetes NetworkPolicies into a per-node enforcemen
 version_added: 1.0.0
 description:
   - Reads NetworkPolicy manifests (files, directories, or objects) and the facts of a cluster
-    (a kubectl JSON snapshot, a scenario file, or API objects), validates all of them, and
+    (a kubectl JSON snapshot, or API objects), validates all of them, and
     resolves them into the per-node plan that each node enforces.
   - Every input is validated before anything is resolved. On invalid input the module fails
     and names every problem at once, each with its file, line, object and field.
@@ -63,19 +63,13 @@ options:
     description:
       - Path to the JSON output of C(kubectl get namespaces,pods,nodes,networkpolicies -A -o json).
       - Its NetworkPolicy items are added to the policies.
-      - Exactly one of O(snapshot), O(scenario) and O(cluster) gives the cluster facts.
-    type: path
-  scenario:
-    description:
-      - Path to a scenario file (a simulated cluster, as the lab and the tests use); its policies are
-        added to the policies.
-      - Exactly one of O(snapshot), O(scenario) and O(cluster) gives the cluster facts.
+      - Exactly one of O(snapshot) and O(cluster) gives the cluster facts.
     type: path
   cluster:
     description:
       - The cluster facts as API objects, as RV(kubernetes.core.k8s_info#module:resources) returns them.
         An object without C(kind) takes the kind of the list it is in.
-      - Exactly one of O(snapshot), O(scenario) and O(cluster) gives the cluster facts.
+      - Exactly one of O(snapshot) and O(cluster) gives the cluster facts.
     type: dict
     suboptions:
       namespaces:
@@ -253,12 +247,12 @@ else:
     YAML_IMPORT_ERROR = None
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, problem_dicts
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict, load_scenario, load_snapshot
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict, load_snapshot
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies, merge_policies, policies_from_objects
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import restrict_nodes
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
 
-FACT_SOURCES = ("snapshot", "scenario", "cluster")
+FACT_SOURCES = ("snapshot", "cluster")
 
 
 def argument_spec():
@@ -267,7 +261,6 @@ def argument_spec():
         "policies": {"type": "list", "elements": "path", "default": []},
         "policy_objects": dict(object_list),
         "snapshot": {"type": "path"},
-        "scenario": {"type": "path"},
         "cluster": {"type": "dict", "options": {key: dict(object_list) for key in ("namespaces", "pods", "nodes")}},
         "default_namespace": {"type": "str", "default": "default"},
         "nodes": {"type": "list", "elements": "str"},
@@ -300,11 +293,6 @@ def load_inputs(params):
     if params["snapshot"]:
         cluster, snapshot_policies = collect.run(load_snapshot, params["snapshot"]) or (None, ())
         groups.append(snapshot_policies)
-    elif params["scenario"]:
-        scenario = collect.run(load_scenario, params["scenario"])
-        if scenario is not None:
-            cluster = scenario.cluster
-            groups.append(scenario.policies)
     else:
         cluster = collect.run(cluster_from_dict, params["cluster"])
     policies = collect.run(merge_policies, groups)

@@ -172,14 +172,6 @@ class Node:
 
 
 @dataclass(frozen=True)
-class External:
-    """A host outside the cluster (scenarios only): a source or destination for ipBlock cases."""
-
-    name: str
-    ips: tuple = ()
-
-
-@dataclass(frozen=True)
 class Cluster:
     """The live facts: namespaces by name, pods and nodes in a stable order."""
 

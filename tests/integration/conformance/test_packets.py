@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
+from netpol_lab import scenario as scenarios
 from netpol_lab.enforce import run_playbook
 from netpol_lab.expected import parse_expected, probed_rows
 from netpol_lab.netns import in_netns
@@ -50,8 +50,8 @@ def observed():
     """{scenario path: (probe table, {node: netfilter state after converge})}, from one lab session."""
     states = []
 
-    def enforce_and_record(lab, scenario_path):
-        changed, _output = run_playbook(lab, scenario_path)
+    def enforce_and_record(lab):
+        changed, _output = run_playbook(lab)
         states.append(_node_state(lab))
         return changed
 
@@ -67,11 +67,11 @@ def _verdicts(table):
 
 @pytest.mark.parametrize("path", ALL, ids=[str(path.relative_to(SCENARIO_DIR)) for path in ALL])
 def test_probe_equals_truth_equals_expectation(observed, path):
-    scenario = facts.load_scenario(path)
+    scenario = scenarios.load_scenario(path)
     rows = probed_rows(scenario)
     want = _verdicts(parse_expected(scenario.expected).table(rows))
     truth = _verdicts(explain.truth_table(resolve.Resolver(scenario.cluster, scenario.policies),
-                                          facts.scenario_endpoints(scenario), scenario.probes, scenario.name))
+                                          scenarios.scenario_endpoints(scenario), scenario.probes, scenario.name))
     table, _state = observed[path]
     seen = _verdicts(table)
     unprobed = {tuple(row) for row in table.get("unprobed", ())}
@@ -88,7 +88,7 @@ def test_probe_equals_truth_equals_expectation(observed, path):
 def test_sctp_ports_are_enforced_at_rule_level(observed):
     """No SCTP sockets here: the policy's SCTP port must at least be in the node's rules."""
     path = SCENARIO_DIR / "ports-sctp.yaml"
-    scenario = facts.load_scenario(path)
+    scenario = scenarios.load_scenario(path)
     ports = {spec.port for policy in scenario.policies for direction in ("Ingress", "Egress")
              for rule in policy.rules(direction) for spec in rule.ports or () if spec.protocol == "SCTP"}
     assert ports, "the scenario must have an SCTP port in a policy"
@@ -101,7 +101,7 @@ def test_sctp_ports_are_enforced_at_rule_level(observed):
 def test_deleting_the_last_policy_removes_every_policy_chain_and_set(observed, sequence):
     """The last step of every sequence deletes its policy: no policy chain or peer set may remain."""
     last = SEQUENCES[sequence][-1]
-    assert not facts.load_scenario(last).policies
+    assert not scenarios.load_scenario(last).policies
     for node, state in observed[last][1].items():
         leftovers = [line for line in state.splitlines()
                      if line.startswith((":KUBENET-PI", ":KUBENET-PE", ":KUBENET-I-", ":KUBENET-E-"))

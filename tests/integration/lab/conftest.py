@@ -10,7 +10,7 @@ import os
 import pytest
 from lab_testing import scenario_path
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario
+from netpol_lab.scenario import load_scenario
 from netpol_lab import lab as lab_life
 from netpol_lab.topology import probed_ports
 

@@ -28,15 +28,15 @@ def test_check_writes_nothing_rerun_changes_nothing_absent_removes_everything_ou
     path = scenario_path("three-nodes-policies.yaml")
     lab = build_lab(path)
     lab_life.set_scenario(lab, path)
-    dry, output = run_playbook(lab, lab.current_scenario, ["--check", "--diff"])
+    dry, output = run_playbook(lab, ["--check", "--diff"])
     assert all(dry.values()), "check mode reports what would change: %s" % dry
     assert "+:KUBENET-FORWARD" in output, "--diff shows the chains that would be written"
     assert {node.name: _ours(node) for node in lab.nodes} == {node.name: [] for node in lab.nodes}
-    first, _output = run_playbook(lab, lab.current_scenario)
+    first, _output = run_playbook(lab)
     assert all(first.values()), "the first run converges every node: %s" % first
     assert all(any(line.startswith("-A FORWARD") for line in _ours(node)) for node in lab.nodes)
-    again, _output = run_playbook(lab, lab.current_scenario)
+    again, _output = run_playbook(lab)
     assert not any(again.values()), "a rerun with the same input must report no change: %s" % again
-    removed, _output = run_playbook(lab, lab.current_scenario, ["-e", "netpol_state=absent"])
+    removed, _output = run_playbook(lab, ["-e", "netpol_state=absent"])
     assert all(removed.values())
     assert {node.name: _ours(node) for node in lab.nodes} == {node.name: [] for node in lab.nodes}

@@ -14,7 +14,7 @@ import time
 import pytest
 from lab_testing import assert_gone, netpol_lab, scenario_path
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario
+from netpol_lab.scenario import load_scenario
 from netpol_lab import lab as lab_life
 from netpol_lab import netns
 from netpol_lab.topology import LabError, probed_ports

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from lab_testing import assert_gone, every_pair, netpol_lab, raw_scenario, scenario_path
 
+from netpol_lab.scenario import load_scenario
 from netpol_lab.session import probe_scenarios
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -66,9 +67,11 @@ def test_probe_of_one_scenario_prints_one_table():
 def test_the_enforce_hook_sees_the_current_scenario_and_an_interrupt_still_tears_down():
     seen = []
 
-    def interrupted(lab, current):
-        assert current == lab.current_scenario
-        assert filecmp.cmp(current, scenario_path("dual-stack.yaml"), shallow=False)
+    def interrupted(lab):
+        assert filecmp.cmp(lab.current_scenario, scenario_path("dual-stack.yaml"), shallow=False)
+        with open(lab.current_snapshot, encoding="utf-8") as handle:
+            pods = [item for item in json.load(handle)["items"] if item["kind"] == "Pod"]
+        assert len(pods) == len(load_scenario(scenario_path("dual-stack.yaml")).cluster.pods)
         seen.append((lab.run, lab.run_dir, os.path.exists(lab.inventory)))
         raise KeyboardInterrupt
 

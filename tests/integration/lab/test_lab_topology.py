@@ -10,7 +10,7 @@ import re
 import pytest
 from lab_testing import scenario_path
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario
+from netpol_lab.scenario import load_scenario
 from netpol_lab import wiring
 from netpol_lab.topology import LabError, plan_lab, probed_ports, ssh_port, topology_key
 

@@ -8,7 +8,7 @@ import time
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import explain, truth_table
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario, scenario_endpoints
+from netpol_lab.scenario import load_scenario, scenario_endpoints
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver, build_plan

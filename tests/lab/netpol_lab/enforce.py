@@ -21,16 +21,16 @@ def ansible_environment(lab):
                 ANSIBLE_DEPRECATION_WARNINGS="False")
 
 
-def playbook_command(lab, scenario_path, extra_args=()):
+def playbook_command(lab, extra_args=()):
+    """The playbook reads the lab's current scenario as a user's run reads a cluster: a kubectl snapshot."""
     return in_netns(lab.underlay, [
-        "ansible-playbook", "-i", lab.inventory, PLAYBOOK,
-        "-e", "netpol_facts_source=scenario", "-e", "netpol_scenario_path=%s" % os.path.abspath(scenario_path),
+        "ansible-playbook", "-i", lab.inventory, PLAYBOOK, "-e", "netpol_snapshot_path=%s" % lab.current_snapshot,
     ] + list(extra_args))
 
 
-def run_playbook(lab, scenario_path, extra_args=()):
+def run_playbook(lab, extra_args=()):
     """Run enforce.yml; return ({node: changed}, output). A failed run is a LabError with the log's tail."""
-    result = subprocess.run(playbook_command(lab, scenario_path, extra_args), env=ansible_environment(lab),
+    result = subprocess.run(playbook_command(lab, extra_args), env=ansible_environment(lab),
                             capture_output=True, text=True, check=False)
     output = result.stdout + result.stderr
     runs = len([name for name in os.listdir(lab.run_dir) if name.startswith("enforce-")])
@@ -45,7 +45,7 @@ def run_playbook(lab, scenario_path, extra_args=()):
     return {node.name: recap.get(node.name, (0, 0, 0))[0] > 0 for node in lab.nodes}, output
 
 
-def enforce(lab, scenario_path):
-    """The probe hook: converge every node to the scenario; {node: changed}."""
-    changed, _output = run_playbook(lab, scenario_path)
+def enforce(lab):
+    """The probe hook: converge every node to the current scenario; {node: changed}."""
+    changed, _output = run_playbook(lab)
     return changed

@@ -4,12 +4,14 @@ Nothing is added to the host's root namespace: the controller side (Ansible) run
 underlay netns, whose bridge holds 10.10.0.254 and fd00:10:10::fe.
 """
 
+import json
 import os
 import secrets
 import shutil
 import sys
 
 from netpol_lab import netns, sshd, wiring
+from netpol_lab.scenario import load_scenario, snapshot
 from netpol_lab.topology import NETNS_PATTERN, RUN_PATTERN, STATE_ROOT, LabError, load_lab, plan_lab
 
 AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent.py")
@@ -104,8 +106,11 @@ def up(scenario, scenario_path, ports, run_dir=None):
 
 
 def set_scenario(lab, scenario_path):
-    """Make a scenario the current one: a copy in the run dir (what the enforce step reads), recorded in lab.json."""
+    """Make a scenario the current one: a copy in the run dir, and its kubectl snapshot (what the enforce
+    step reads), recorded in lab.json."""
     shutil.copyfile(scenario_path, lab.current_scenario)
+    with open(lab.current_snapshot, "w", encoding="utf-8") as handle:
+        json.dump(snapshot(load_scenario(scenario_path)), handle, indent=1)
     lab.scenario = os.path.abspath(scenario_path)
     lab.save()
 

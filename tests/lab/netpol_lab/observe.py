@@ -5,7 +5,7 @@
 with nothing built, enforced or torn down.
 """
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario
+from netpol_lab.scenario import load_scenario
 from netpol_lab.lab import find_runs
 from netpol_lab.prober import probe
 from netpol_lab.topology import LabError, load_lab, topology_key

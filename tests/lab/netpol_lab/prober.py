@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import scenario_endpoints
+from netpol_lab.scenario import scenario_endpoints
 from netpol_lab.netns import in_netns, run_all
 from netpol_lab.topology import PROBED_PROTOCOLS, LabError
 

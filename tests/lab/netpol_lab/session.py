@@ -1,20 +1,21 @@
 """`netpol-lab probe`: one lab for a list of scenarios; for each, enforce, then probe.
 
-The enforce step is a hook, `enforce(lab, scenario_path) -> {node: changed}`, called after the
-scenario became current (copied to <run-dir>/scenario.yaml) and before its probes are sent.
+The enforce step is a hook, `enforce(lab) -> {node: changed}`, called after the scenario became
+current (copied to <run-dir>/scenario.yaml, and written as <run-dir>/snapshot.json) and before its
+probes are sent.
 The lab is rebuilt only when a scenario needs other nodes, pods, externals or addresses, and
 it is always torn down, on success, error or interrupt.
 """
 
 import sys
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario
+from netpol_lab.scenario import load_scenario
 from netpol_lab import lab as lab_life
 from netpol_lab.prober import probe
 from netpol_lab.topology import probed_ports, topology_key
 
 
-def skip_enforce(lab, scenario_path):
+def skip_enforce(lab):
     """The hook for --no-enforce: nothing is enforced, so every pair should be allowed."""
     return {}
 
@@ -40,7 +41,7 @@ def probe_scenarios(paths, enforce=skip_enforce, run_dir=None, log=None):
                 lab = lab_life.up(scenario, path, ports, run_dir)
                 print("netpol-lab: lab %s up for %s (%s)" % (lab.run, path, lab.run_dir), file=log)
             lab_life.set_scenario(lab, path)
-            changed = enforce(lab, lab.current_scenario)
+            changed = enforce(lab)
             if changed:
                 print("netpol-lab: %s enforced; changed: %s" % (path, ", ".join(
                     node for node, flag in sorted(changed.items()) if flag) or "nothing"), file=log)

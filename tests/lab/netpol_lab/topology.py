@@ -92,6 +92,11 @@ class Lab:
         """The scenario being enforced and probed now (a copy, so the run dir tells the whole story)."""
         return os.path.join(self.run_dir, "scenario.yaml")
 
+    @property
+    def current_snapshot(self):
+        """The current scenario as the kubectl JSON snapshot the enforce playbook reads."""
+        return os.path.join(self.run_dir, "snapshot.json")
+
     def node(self, name):
         return next(node for node in self.nodes if node.name == name)
 

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from netpol_lab.expected import ExpectationError, parse_expected, probed_rows
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
+from netpol_lab import scenario as scenarios
 
 
 def test_default_applies_when_no_line_matches():
@@ -77,7 +77,7 @@ def test_malformed_expectations_are_rejected(obj, message):
 def _scenario(tmp_path, text):
     path = tmp_path / "rows.yaml"
     path.write_text(textwrap.dedent(text))
-    return facts.load_scenario(path)
+    return scenarios.load_scenario(path)
 
 
 def test_rows_skip_self_external_pairs_and_pods_that_do_not_run(tmp_path):

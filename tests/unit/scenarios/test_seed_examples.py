@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
+from netpol_lab import scenario as scenarios
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def ask(scenario_name, source, destination, protocol, port):
     """explain() for one pair of a seed scenario; the reasons joined for easy matching."""
-    scenario = facts.load_scenario(SCENARIO_DIR / ("%s.yaml" % scenario_name))
-    endpoints = {endpoint.name: endpoint for endpoint in facts.scenario_endpoints(scenario)}
+    scenario = scenarios.load_scenario(SCENARIO_DIR / ("%s.yaml" % scenario_name))
+    endpoints = {endpoint.name: endpoint for endpoint in scenarios.scenario_endpoints(scenario)}
     resolver = resolve.Resolver(scenario.cluster, scenario.policies)
     verdict = explain.explain(resolver, endpoints[source], endpoints[destination], protocol, port)
     return verdict, "\n".join(verdict.reasons)

@@ -17,7 +17,7 @@ import yaml
 from netpol_lab.expected import parse_expected, probed_rows
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest import facts
+from netpol_lab import scenario as scenarios
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 # Update sequences (sequences/<name>/NN-step.yaml) are scenarios too; the lab also runs each in order.
@@ -66,7 +66,7 @@ def test_there_are_enough_scenarios():
 
 @pytest.mark.parametrize("path", _params())
 def test_engine_truth_table_matches_hand_reasoned_expectation(path):
-    scenario = facts.load_scenario(path)
+    scenario = scenarios.load_scenario(path)
     expectation = parse_expected(scenario.expected)
     rows = probed_rows(scenario)
     assert rows, "the scenario probes no row"
@@ -74,7 +74,7 @@ def test_engine_truth_table_matches_hand_reasoned_expectation(path):
     assert not unused, "except lines that match no probed row (typo?): %s" % unused
     want = expectation.table(rows)
     engine = explain.truth_table(resolve.Resolver(scenario.cluster, scenario.policies),
-                                 facts.scenario_endpoints(scenario), scenario.probes, scenario.name)
+                                 scenarios.scenario_endpoints(scenario), scenario.probes, scenario.name)
     differences = _describe_differences(rows, engine, want)
     assert not differences, "%s: engine and expectation differ:\n%s" % (path.name, differences)
     assert engine == dict(want, scenario=scenario.name)
@@ -82,7 +82,7 @@ def test_engine_truth_table_matches_hand_reasoned_expectation(path):
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[path.stem for path in SCENARIOS])
 def test_scenario_is_documented_and_fits_the_lab(path):
-    scenario = facts.load_scenario(path)
+    scenario = scenarios.load_scenario(path)
     description = yaml.safe_load(path.read_text()).get("description")
     assert isinstance(description, str) and description.strip(), "every scenario says what rule it tests"
     running = [pod for pod in scenario.cluster.pods if pod.ips and pod.phase not in ("Succeeded", "Failed")]

@@ -12,7 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenet.netpol.plugins.filter.node_slice import FilterModule, node_slice
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_scenario
+from netpol_lab.scenario import load_scenario
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
 
 SCENARIOS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scenarios")

@@ -20,7 +20,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import
 from ansible_collections.kubenet.netpol.plugins.modules import netpol_resolve
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-SCENARIO = os.path.join(FIXTURES, "scenario.yaml")
+ALLOW_BLUE = os.path.join(FIXTURES, "allow-blue.yaml")
 SNAPSHOT = os.path.join(FIXTURES, "snapshot.json")
 POLICY_DIR = os.path.join(FIXTURES, "policies")
 BAD_PORT = os.path.join(FIXTURES, "invalid", "bad-port.yaml")
@@ -39,6 +39,9 @@ CLUSTER = {
     ],
     "nodes": [{"metadata": {"name": "node-1"}}, {"metadata": {"name": "node-2"}}],
 }
+
+# The repository's allow-blue policy against the cluster objects.
+BLUE = {"policies": [ALLOW_BLUE], "cluster": CLUSTER}
 
 C_EGRESS = {
     "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -87,8 +90,8 @@ def pod_entry(result, node, key):
     return next(entry for entry in result["plan"]["nodes"][node]["pods"] if entry["pod"] == key)
 
 
-def test_scenario_plan_isolates_the_selected_pod_and_admits_the_blue_namespace(run):
-    result = run({"scenario": SCENARIO})
+def test_plan_isolates_the_selected_pod_and_admits_the_blue_namespace(run):
+    result = run(BLUE)
     assert result["failed"] is False
     assert result["changed"] is False
     assert result["counts"] == {"policies": 1, "pods": 3, "nodes": 2, "isolated_ingress": 1, "isolated_egress": 0}
@@ -168,15 +171,15 @@ def test_every_problem_of_every_source_is_reported_at_once(run):
 
 
 def test_check_mode_returns_the_same_plan_and_changes_nothing(run):
-    normal = run({"scenario": SCENARIO})
-    checked = run({"scenario": SCENARIO, "_ansible_check_mode": True})
+    normal = run(BLUE)
+    checked = run(dict(BLUE, _ansible_check_mode=True))
     assert checked["failed"] is False
     assert checked["changed"] is False
     assert checked["plan"] == normal["plan"]
 
 
 def test_nodes_restricts_the_plan_but_not_the_counts(run):
-    result = run({"scenario": SCENARIO, "nodes": ["node-2"]})
+    result = run(dict(BLUE, nodes=["node-2"]))
     assert result["failed"] is False
     assert list(result["plan"]["nodes"]) == ["node-2"]
     # x/allow-blue selects only x/a, on node-1: node-2 needs no policy and no peer set.
@@ -187,7 +190,7 @@ def test_nodes_restricts_the_plan_but_not_the_counts(run):
 
 
 def test_nodes_naming_an_unknown_node_fails(run):
-    result = run({"scenario": SCENARIO, "nodes": ["node-1", "node-9"]})
+    result = run(dict(BLUE, nodes=["node-1", "node-9"]))
     assert result["failed"] is True
     assert "node-9" in result["msg"]
     assert "node-1" not in result["msg"]
@@ -196,7 +199,7 @@ def test_nodes_naming_an_unknown_node_fails(run):
 def test_policy_selecting_no_pod_is_a_warning(run):
     nobody = dict(C_EGRESS, metadata={"name": "nobody", "namespace": "y"},
                   spec={"podSelector": {"matchLabels": {"app": "absent"}}})
-    result = run({"scenario": SCENARIO, "policy_objects": [nobody]})
+    result = run(dict(BLUE, policy_objects=[nobody]))
     assert result["failed"] is False
     assert "policy y/nobody selects no pod" in result["warnings"]
     assert result["warnings"] == result["plan"]["warnings"]
@@ -219,7 +222,7 @@ def test_two_different_definitions_of_one_policy_fail(run):
 
 
 @pytest.mark.parametrize("args", [
-    {"scenario": SCENARIO, "snapshot": SNAPSHOT},
+    {"cluster": CLUSTER, "snapshot": SNAPSHOT},
     {"policies": [POLICY_DIR]},
 ])
 def test_exactly_one_source_of_cluster_facts(run, args):
@@ -230,7 +233,7 @@ def test_exactly_one_source_of_cluster_facts(run, args):
 
 def test_missing_netaddr_is_reported_as_a_missing_library(run, monkeypatch):
     monkeypatch.setattr(netpol_resolve, "NETADDR_IMPORT_ERROR", "Traceback: No module named 'netaddr'")
-    result = run({"scenario": SCENARIO})
+    result = run(BLUE)
     assert result["failed"] is True
     assert "netaddr" in result["msg"]
     assert "plan" not in result

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint, explain, truth_table
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import Probe
+from netpol_lab.scenario import Probe
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver

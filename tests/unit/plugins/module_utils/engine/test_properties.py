@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint, explain, truth_table
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import Probe
+from netpol_lab.scenario import Probe
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     EGRESS, INGRESS, Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice, restrict_nodes
