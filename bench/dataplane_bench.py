@@ -29,7 +29,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint, render
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice as slice_of
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
 NAMESPACES = 10
 APPS = 10  # per namespace: the node under test holds pods of every (namespace, app)

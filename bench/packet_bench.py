@@ -27,7 +27,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import
     Cluster, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import render
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
 GOAL = 0.9
 PORT = 8080

@@ -13,6 +13,7 @@ except ImportError:
     netaddr = None
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_ip_block
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import block_cidrs
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
 
 
@@ -23,10 +24,7 @@ def ipblock_cidrs(ipblock):
     problems = validate_ip_block(Document(ipblock, "ipblock"), "", ipblock)
     if problems:
         raise AnsibleFilterError("ipblock_cidrs: invalid ipBlock:\n%s" % "\n".join(str(problem) for problem in problems))
-    allowed = netaddr.IPSet([netaddr.IPNetwork(ipblock["cidr"]).cidr])
-    for cut in ipblock.get("except") or ():
-        allowed.remove(netaddr.IPNetwork(cut).cidr)
-    return [str(network) for network in allowed.iter_cidrs()]
+    return [str(network) for network in block_cidrs(ipblock)]
 
 
 class FilterModule:

@@ -13,13 +13,12 @@ except ImportError:
     netaddr = None
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint, explain
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, Endpoint, explain
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import policies_from_objects
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
 
 INPUT_KEYS = ("policies", "cluster")
-PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
 def _fail(message):
@@ -90,7 +89,7 @@ def netpol_explain(data, source, destination, protocol_port, family=None, defaul
     protocol, port = _protocol_port(protocol_port)
     source_endpoint = _endpoint(cluster, source, "source")
     destination_endpoint = _endpoint(cluster, destination, "destination")
-    verdict = explain(Resolver(cluster, policies), source_endpoint, destination_endpoint, protocol, port,
+    verdict = explain(ClusterVerdicts(cluster, policies), source_endpoint, destination_endpoint, protocol, port,
                       _family(family, source, destination))
     return {"allowed": verdict.allowed, "reasons": list(verdict.reasons)}
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import PlanError, node_slice as make_node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PlanError
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice as make_node_slice
 
 
 def node_slice(plan, node):

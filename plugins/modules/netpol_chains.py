@@ -240,7 +240,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import ConnectionCutter
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import PlanError
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PlanError
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint, render
 
 

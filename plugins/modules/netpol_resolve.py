@@ -250,7 +250,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems imp
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict, load_snapshot
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies, merge_policies, policies_from_objects
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import restrict_nodes
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
 FACT_SOURCES = ("snapshot", "cluster")
 

@@ -3,20 +3,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Explain: may this source reach that destination, and which policy rule says so.
 
-A connection needs the source's egress AND the destination's ingress. Each side is
-answered from the same clauses the per-node plan is built from (resolve.Resolver).
+The answer is the one verdict (plan/verdict.py) over the plan the nodes enforce: the source's
+node checks its egress, the destination's node its ingress. This module only finds each end's
+node and puts the verdict into words, with what the plan cannot say (an end outside the
+cluster, on the host network, not running, or on a node the facts do not list).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-try:
-    import netaddr
-except ImportError:  # pragma: no cover - reported by the callers that need it
-    netaddr = None
-
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import EGRESS, INGRESS
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import canonical_address
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import EGRESS, INGRESS
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.verdict import NodeView, judge
 
 
 @dataclass(frozen=True)
@@ -30,36 +31,13 @@ class Endpoint:
     def ip(self, family):
         """The first address of an IP family (4 or 6), or None."""
         for address in self.ips:
-            if netaddr.IPAddress(address).version == family:
+            if canonical_address(address)[1] == family:
                 return address
         return None
 
 
 @dataclass(frozen=True)
-class Side:
-    """The verdict of one direction at one end of the connection."""
-
-    direction: str
-    endpoint: str
-    isolated_by: tuple = ()
-    allowed_by: tuple | None = None
-
-    @property
-    def allowed(self):
-        return not self.isolated_by or self.allowed_by is not None
-
-    def describe(self):
-        word = "egress" if self.direction == EGRESS else "ingress"
-        if not self.isolated_by:
-            return "%s is not isolated for %s" % (self.endpoint, word)
-        isolated = "%s is isolated for %s by %s" % (self.endpoint, word, ", ".join(self.isolated_by))
-        if self.allowed_by is None:
-            return "%s; no %s rule of those policies allows this traffic" % (isolated, word)
-        return "%s; allowed by %s %s rule %d" % (isolated, self.allowed_by[0], word, self.allowed_by[1])
-
-
-@dataclass(frozen=True)
-class Verdict:
+class Explanation:
     allowed: bool
     reasons: tuple
 
@@ -67,52 +45,61 @@ class Verdict:
         return ("ALLOWED" if self.allowed else "DENIED") + "\n" + "\n".join("  - " + reason for reason in self.reasons)
 
 
-def _side(resolver, direction, pod, peer_ip, protocol, port):
-    isolating = resolver.isolating(pod, direction)
-    keys = tuple(policy.key for policy in isolating)
-    for policy in isolating:
-        for index in range(len(policy.rules(direction))):
-            for clause in resolver.clauses(policy, direction, index):
-                if (clause.allows_target(pod.key) and clause.allows_port(protocol, port)
-                        and clause.allows_peer(peer_ip)):
-                    return Side(direction, pod.key, keys, (policy.key, index))
-    return Side(direction, pod.key, keys)
+class ClusterVerdicts:
+    """A cluster and policy set as its nodes enforce them: the plan, and each node's slice indexed."""
+
+    def __init__(self, cluster, policies):
+        self.plan = build_plan(cluster, policies)
+        self.views = {name: NodeView(node_slice(self.plan, name)) for name in self.plan["nodes"]}
+
+    def view_of(self, endpoint):
+        """The node view an end lives on, or None (outside the cluster, or on a node not in the facts)."""
+        return self.views.get(endpoint.pod.node) if endpoint.pod is not None else None
 
 
-def _node_local(source, destination):
-    """Traffic between a pod and its own node (a hostNetwork pod there) is always allowed."""
-    if source.pod is None or destination.pod is None or source.pod.node != destination.pod.node:
-        return False
-    return source.pod.host_network or destination.pod.host_network
+def describe_side(side):
+    if not side.isolated_by:
+        return "%s is not isolated for %s" % (side.pod, side.direction)
+    isolated = "%s is isolated for %s by %s" % (side.pod, side.direction, ", ".join(side.isolated_by))
+    if side.allowed_by is None:
+        return "%s; no %s rule of those policies allows this traffic" % (isolated, side.direction)
+    return "%s; allowed by %s %s rule %d" % (isolated, side.allowed_by[0], side.direction, side.allowed_by[1])
 
 
-def explain(resolver, source, destination, protocol, port, family=4):
+def _endpoint_notes(verdicts, endpoint):
+    """What the plan does not say about an end: why no policy applies to it."""
+    pod = endpoint.pod
+    if pod is None:
+        return ["%s is outside the cluster: no policy applies to it" % endpoint.name]
+    if pod.host_network:
+        return ["%s uses the host network: no policy applies to it" % endpoint.name]
+    if not pod.active:
+        return ["%s is not running (phase %s): no policy selects it or counts it as a peer" % (endpoint.name, pod.phase)]
+    if pod.node not in verdicts.views:
+        return ["%s runs on node %r, which the cluster facts do not list: no node enforces its policies"
+                % (endpoint.name, pod.node)]
+    return []
+
+
+def explain(verdicts, source, destination, protocol, port, family=4):
     """The verdict for one new connection, with the reason for each side."""
     source_ip = source.ip(family)
     destination_ip = destination.ip(family)
     if source_ip is None or destination_ip is None:
-        return Verdict(False, ("%s and %s have no common IPv%d address" % (source.name, destination.name, family),))
-    if _node_local(source, destination):
-        return Verdict(True, ("traffic between a pod and its own node is always allowed",))
-    sides = []
-    if source.pod is not None and source.pod.selectable:
-        sides.append(_side(resolver, EGRESS, source.pod, destination_ip, protocol, port))
-    if destination.pod is not None and destination.pod.selectable:
-        sides.append(_side(resolver, INGRESS, destination.pod, source_ip, protocol, port))
-    reasons = [side.describe() for side in sides]
-    for endpoint in (source, destination):
-        if endpoint.pod is None:
-            reasons.append("%s is outside the cluster: no policy applies to it" % endpoint.name)
-        elif endpoint.pod.host_network:
-            reasons.append("%s uses the host network: no policy applies to it" % endpoint.name)
-        elif not endpoint.pod.active:
-            reasons.append("%s is not running (phase %s): no policy selects it or counts it as a peer"
-                           % (endpoint.name, endpoint.pod.phase))
-    return Verdict(all(side.allowed for side in sides), tuple(reasons))
+        return Explanation(False, ("%s and %s have no common IPv%d address" % (source.name, destination.name, family),))
+    verdict = judge(verdicts.view_of(source), verdicts.view_of(destination), source_ip, destination_ip, protocol, port)
+    if verdict.node_local:
+        return Explanation(True, ("traffic between a pod and its own node is always allowed",))
+    sides = {side.direction: side for side in verdict.sides}
+    reasons = [describe_side(side) for side in verdict.sides]
+    for endpoint, direction in ((source, EGRESS), (destination, INGRESS)):
+        if direction not in sides:
+            reasons.extend(_endpoint_notes(verdicts, endpoint))
+    return Explanation(verdict.allowed, tuple(reasons))
 
 
-def truth_table(resolver, endpoints, probes, name):
-    """Every probed pair's verdict, as scenario-format.md defines the table."""
+def truth_table(verdicts, endpoints, probes, name):
+    """Every probed pair's verdict: rows [source, destination, protocol, port], sorted, in allowed or denied."""
     allowed = []
     denied = []
     for probe in probes:
@@ -122,7 +109,7 @@ def truth_table(resolver, endpoints, probes, name):
                     continue
                 if source.ip(probe.family) is None or destination.ip(probe.family) is None:
                     continue
-                verdict = explain(resolver, source, destination, probe.protocol, probe.port, probe.family)
+                verdict = explain(verdicts, source, destination, probe.protocol, probe.port, probe.family)
                 row = [source.name, destination.name, probe.protocol, probe.port]
                 (allowed if verdict.allowed else denied).append(row)
     return {"scenario": name, "allowed": sorted(allowed), "denied": sorted(denied)}

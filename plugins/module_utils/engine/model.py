@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - reported by the module and filters tha
 
 INGRESS = "Ingress"
 EGRESS = "Egress"
+POLICY_TYPES = (INGRESS, EGRESS)  # the API's policyTypes, in the order plans list directions
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 INACTIVE_PHASES = frozenset(("Succeeded", "Failed"))
 

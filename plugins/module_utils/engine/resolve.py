@@ -6,26 +6,16 @@
 A rule resolves to clauses. A clause is one (peers, ports, targets) triple with no named
 port left in it: named ports are resolved per destination pod, so one named port can
 become several clauses, each with the pods (targets for ingress, peers for egress) that
-give the name that number. The per-node plan and explain both read these clauses.
+give the name that number. The planner writes these clauses into the plan.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import hashlib
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from dataclasses import dataclass
 
-try:
-    import netaddr
-except ImportError:  # pragma: no cover - reported by the module and filters that need it
-    netaddr = None
-
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import EGRESS, INGRESS, IPBlockPeer
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import INGRESS, POLICY_TYPES, IPBlockPeer
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import LabelIndex
-
-DIRECTIONS = (INGRESS, EGRESS)
 
 
 @dataclass(frozen=True)
@@ -35,11 +25,6 @@ class PortRange:
     protocol: str
     first: int | None = None
     last: int | None = None
-
-    def matches(self, protocol, port):
-        if protocol != self.protocol:
-            return False
-        return self.first is None or self.first <= port <= self.last
 
     def to_dict(self):
         return {"protocol": self.protocol, "port": self.first, "end_port": self.last}
@@ -60,26 +45,6 @@ class Clause:
     ports: tuple | None = None
     targets: frozenset | None = None
 
-    def allows_port(self, protocol, port):
-        return self.ports is None or any(item.matches(protocol, port) for item in self.ports)
-
-    def allows_target(self, target_key):
-        return self.targets is None or target_key in self.targets
-
-    def allows_peer(self, ip):
-        if self.any_peer:
-            return True
-        if any(ip in pod.ips for pod in self.pods):
-            return True
-        return any(ip_block_contains(block, ip) for block in self.ip_blocks)
-
-
-def ip_block_contains(block, ip):
-    """An ipBlock matches an address inside its cidr and outside every except."""
-    address = netaddr.IPAddress(ip)
-    if address not in netaddr.IPNetwork(block.cidr):
-        return False
-    return not any(address in netaddr.IPNetwork(cut) for cut in block.excepts)
 
 
 def numeric_range(spec):
@@ -110,9 +75,9 @@ class Resolver:
         self._by_key = {policy.key: policy for policy in self.policies}
         # Per direction, per namespace (a policy isolates pods of its own namespace only, and
         # small tables stay in the CPU cache), the keys of the policies isolating each pod.
-        self._isolating = {direction: {} for direction in DIRECTIONS}
+        self._isolating = {direction: {} for direction in POLICY_TYPES}
         for policy in self.policies:
-            for direction in DIRECTIONS:
+            for direction in POLICY_TYPES:
                 if direction in policy.policy_types:
                     isolating = self._isolating[direction].setdefault(policy.namespace, {})
                     for pod in self._selected[policy.key]:
@@ -226,120 +191,3 @@ class Resolver:
                 by_number.setdefault(number, set()).add(peer)
         for number in sorted(by_number):
             yield Clause(False, self._intern(frozenset(by_number[number])), (), (PortRange(spec.protocol, number, number),))
-
-
-def ip_set_id(ips):
-    """A stable short name for a set of peer addresses, shared by every rule that has it."""
-    return hashlib.sha256("\n".join(ips).encode()).hexdigest()[:16]
-
-
-class _PlanForms:
-    """The cluster-wide parts of the plan, each made once: rules as clauses, and the peer address
-    sets they refer to. Equal clauses share one dict, so the plan must be treated as read-only
-    (JSON is unaffected)."""
-
-    def __init__(self):
-        self.peer_sets = {}
-        self._set_ids = {}
-        self._clauses = {}
-
-    def peer_set_id(self, pods):
-        """The id of an interned pod set; its sorted addresses go into peer_sets once."""
-        if pods not in self._set_ids:
-            ips = sorted({ip for pod in pods for ip in pod.ips})
-            set_id = ip_set_id(ips)
-            self.peer_sets[set_id] = ips
-            self._set_ids[pods] = set_id
-        return self._set_ids[pods]
-
-    def clause(self, clause):
-        """A clause in plan form (clauses live in the Resolver's cache: their ids are stable)."""
-        if id(clause) not in self._clauses:
-            if clause.any_peer:
-                peers = None
-            else:
-                peers = {
-                    "pod_set": self.peer_set_id(clause.pods) if clause.pods else None,
-                    "ip_blocks": [{"cidr": block.cidr, "except": list(block.excepts)} for block in clause.ip_blocks],
-                }
-            ports = None if clause.ports is None else [item.to_dict() for item in clause.ports]
-            targets = None if clause.targets is None else sorted(clause.targets)
-            self._clauses[id(clause)] = {"peers": peers, "ports": ports, "targets": targets}
-        return self._clauses[id(clause)]
-
-    def rules(self, resolver, policy, direction):
-        """Every rule of a policy direction, by its index in the manifest, as clauses."""
-        return [{"index": index, "clauses": [self.clause(clause) for clause in resolver.clauses(policy, direction, index)]}
-                for index in range(len(policy.rules(direction)))]
-
-
-def _node_entries(resolver, cluster_nodes):
-    """Each node with its local pods and the policies isolating them. One pass over the pods in
-    cluster order, then a sort per node: pods are visited once, close to how they lie in memory."""
-    pods_on = {node.name: [] for node in cluster_nodes}
-    for pod in resolver.pods:
-        if pod.node in pods_on:
-            pods_on[pod.node].append(_pod_entry(resolver, pod))
-    for entries in pods_on.values():
-        entries.sort(key=itemgetter("pod"))
-    return {node.name: {"node": node.name, "pod_cidrs": list(node.pod_cidrs), "pods": pods_on[node.name]}
-            for node in cluster_nodes}
-
-
-def _pod_entry(resolver, pod):
-    return {"pod": pod.key, "ips": list(pod.ips), "ingress": resolver.isolating_keys(pod, INGRESS),
-            "egress": resolver.isolating_keys(pod, EGRESS)}
-
-
-def plan_warnings(resolver):
-    """Things that are valid but almost certainly not what the author meant."""
-    warnings = []
-    for policy in resolver.policies:
-        if policy.namespace not in resolver.cluster.namespaces:
-            warnings.append("policy %s: namespace %s does not exist in the cluster" % (policy.key, policy.namespace))
-        if not resolver.selected(policy):
-            warnings.append("policy %s selects no pod" % policy.key)
-            continue
-        for direction in DIRECTIONS:
-            if direction not in policy.policy_types:
-                continue
-            for index, rule in enumerate(policy.rules(direction)):
-                for spec in rule.ports or ():
-                    if spec.is_named and not resolver.named_resolves(policy, direction, index, spec):
-                        warnings.append("policy %s %s rule %d: named port %s/%s resolves on no pod"
-                                        % (policy.key, direction.lower(), index, spec.port, spec.protocol))
-    return warnings
-
-
-@contextlib.contextmanager
-def _without_cycle_collection():
-    """The plan is millions of new acyclic containers: the cycle collector would only rescan them,
-    and at 100,000 pods that costs as much as building them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def build_plan(cluster, policies):
-    """The plan: every policy's rules once for the cluster, the peer address sets they refer to,
-    and for each node its pods with the policies isolating them. A node's slice (plan.node_slice)
-    is a projection of these, so the plan grows with the cluster, not with nodes x policies."""
-    with _without_cycle_collection():
-        resolver = Resolver(cluster, policies)
-        forms = _PlanForms()
-        plan_policies = {}
-        for policy in resolver.policies:
-            if resolver.selected(policy):
-                plan_policies[policy.key] = {direction.lower(): forms.rules(resolver, policy, direction)
-                                             for direction in DIRECTIONS if direction in policy.policy_types}
-        nodes = _node_entries(resolver, cluster.nodes)
-        warnings = plan_warnings(resolver)
-    counts = {"policies": len(resolver.policies), "pods": len(resolver.pods), "nodes": len(nodes)}
-    for direction in DIRECTIONS:
-        counts["isolated_" + direction.lower()] = resolver.isolated_count(direction)
-    return {"nodes": nodes, "policies": plan_policies, "peer_sets": forms.peer_sets,
-            "counts": counts, "warnings": warnings}

@@ -21,12 +21,12 @@ try:
 except ImportError:  # pragma: no cover - reported by the module and filters that need it
     netaddr = None
 
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import POLICY_TYPES
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import join_path
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
 
 API_VERSION = "networking.k8s.io/v1"
 KIND = "NetworkPolicy"
-PROTOCOLS = ("TCP", "UDP", "SCTP")
-POLICY_TYPES = ("Ingress", "Egress")
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec", "status")

@@ -25,22 +25,21 @@ so converging is a plain comparison. Per IP family:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import ipaddress
 import json
-import socket
 from dataclasses import dataclass
 from functools import lru_cache
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import PlanError
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import canonical_address, network, packed_address
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import (
+    EGRESS, FAMILIES, INGRESS, PROTOCOLS, PlanError, check_version, field)
 
 # Bump when the same plan renders differently (a test pins the output of a sample plan): a
-# node whose record was made by another format then compares its state in full again.
-FORMAT_VERSION = 2
-FAMILIES = (4, 6)
-DIRECTIONS = ("egress", "ingress")  # egress dispatch first: a same-node pair meets both checks
-PROTOCOLS = ("SCTP", "TCP", "UDP")
+# node whose record was made by another version then compares its state in full again.
+RENDER_VERSION = 2
+DISPATCH_ORDER = (EGRESS, INGRESS)  # egress first: a same-node pair meets both checks in one pass
 DENY_ACTIONS = ("REJECT", "DROP")
 REJECT_WITH = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
 NEIGHBOUR_DISCOVERY_TYPES = (133, 134, 135, 136)
@@ -52,7 +51,6 @@ HASH_IP = "hash:ip"
 HASH_NET = "hash:net"
 IPSET_FAMILIES = {4: "inet", 6: "inet6"}
 DEFAULT_MAXELEM = 65536
-SOCKET_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,9 @@ class RenderOptions:
     cut_connections: bool = False  # deny packets of connections marked as no longer allowed
 
     def __post_init__(self):
+        """Equal settings make equal options (the fingerprint hashes every field): lists are sorted sets."""
+        object.__setattr__(self, "families", tuple(sorted(set(self.families))))
+        object.__setattr__(self, "fail_closed_cidrs", tuple(sorted(set(self.fail_closed_cidrs))))
         if self.deny_action not in DENY_ACTIONS:
             raise ValueError("deny_action must be one of %s, not %r" % (", ".join(DENY_ACTIONS), self.deny_action))
         if not 0 < self.mark <= 0xFFFFFFFF or self.mark & (self.mark - 1):
@@ -78,8 +79,8 @@ class RenderOptions:
             raise ValueError("families must be a non-empty subset of (4, 6), not %r" % (self.families,))
         for cidr in self.fail_closed_cidrs:
             try:
-                prefix = ipaddress.ip_network(cidr, strict=False).prefixlen
-            except ValueError:
+                prefix = network(cidr).prefixlen
+            except PlanError:
                 raise ValueError("fail_closed_cidrs: not a CIDR: %r" % (cidr,)) from None
             if prefix == 0:
                 raise ValueError("fail_closed_cidrs: %s is every address, not a pod CIDR" % cidr)
@@ -93,7 +94,6 @@ class IpSet:
     family: int
     type: str
     members: tuple
-    purpose: str = ""
 
     def create_line(self, name=None):
         line = "create %s %s family %s" % (name or self.name, self.type, IPSET_FAMILIES[self.family])
@@ -127,37 +127,11 @@ class Desired:
                 "members": sum(len(item.members) for item in self.sets)}
 
 
-def _packed(text):
-    """(family, packed bytes) of an address, or None; the C parser is far faster than ipaddress."""
-    family = 6 if ":" in text else 4
-    try:
-        return family, socket.inet_pton(SOCKET_FAMILIES[family], text)
-    except (OSError, ValueError):
-        return None
-
-
-@lru_cache(maxsize=None)
-def canonical_address(text):
-    """(canonical text, family) of an address, printed as ipset prints it (inet_ntop); cached,
-    as pod IPs recur across many sets."""
-    packed = _packed(text)
-    if packed is None:
-        raise PlanError("not an IP address: %r" % (text,))
-    return socket.inet_ntop(SOCKET_FAMILIES[packed[0]], packed[1]), packed[0]
-
-
-def _network(text):
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise PlanError("not a CIDR: %r" % (text,)) from None
-
-
-def net_member(network, nomatch=False):
+def net_member(net, nomatch=False):
     """A hash:net member as ipset prints it: a full-length prefix is printed as the bare address."""
-    text = canonical_address(str(network.network_address))[0]
-    if network.prefixlen != network.max_prefixlen:
-        text += "/%d" % network.prefixlen
+    text = canonical_address(str(net.network_address))[0]
+    if net.prefixlen != net.max_prefixlen:
+        text += "/%d" % net.prefixlen
     return text + " nomatch" if nomatch else text
 
 
@@ -166,7 +140,7 @@ def member_sort_key(member):
     """Numeric order of members (family, address, prefix, nomatch last), for stable output."""
     text, flag = (member + " ").split(" ", 1)
     address, prefix = (text + "/").split("/", 2)[:2]
-    packed = _packed(address)
+    packed = packed_address(address)
     if packed is None:
         return 9, 0, 0, member  # not an address (a hand-made member): last, in text order
     return packed[0], int.from_bytes(packed[1], "big"), int(prefix or 128), flag
@@ -184,11 +158,11 @@ def block_members(block, family):
 @lru_cache(maxsize=None)
 def _block_members(cidr, excepts, family):
     """block_members, cached: the same blocks recur in many policies."""
-    cidr = _network(cidr)
+    cidr = network(cidr)
     if cidr.version != family:
         return ()
     positives = list(cidr.subnets(prefixlen_diff=1)) if cidr.prefixlen == 0 else [cidr]
-    excepts = {_network(text) for text in excepts}
+    excepts = {network(text) for text in excepts}
     excepts = {cut for cut in excepts if cut.version == family}
     positives = [net for net in positives if not any(net.subnet_of(cut) for cut in excepts)]
     if not positives:
@@ -247,36 +221,30 @@ def _join(*parts):
     return " ".join(part for part in parts if part)
 
 
-def _field(obj, key, where):
-    try:
-        return obj[key]
-    except (KeyError, TypeError):
-        raise PlanError("%s: missing %r" % (where, key)) from None
-
-
 class _Slice:
     """The plan slice read once: pod addresses, isolation groups, policies and peer sets."""
 
     def __init__(self, data):
         if not isinstance(data, dict):
             raise PlanError("the plan slice must be a mapping, not %s" % type(data).__name__)
+        check_version(data, "the plan slice")
         self.pod_ips = {}
-        self.groups = {direction: {} for direction in DIRECTIONS}
-        for number, pod in enumerate(_field(data, "pods", "plan")):
+        self.groups = {direction: {} for direction in DISPATCH_ORDER}
+        for number, pod in enumerate(field(data, "pods", "plan")):
             where = "plan: pods[%d]" % number
-            key = _field(pod, "pod", where)
-            self.pod_ips[key] = tuple(canonical_address(ip) for ip in _field(pod, "ips", where))
-            for direction in DIRECTIONS:
+            key = field(pod, "pod", where)
+            self.pod_ips[key] = tuple(canonical_address(ip) for ip in field(pod, "ips", where))
+            for direction in DISPATCH_ORDER:
                 policies = tuple(sorted(set(pod.get(direction) or ())))
                 if policies:
                     self.groups[direction].setdefault(policies, []).append(key)
         self.policies = {}
-        for number, entry in enumerate(_field(data, "policies", "plan")):
+        for number, entry in enumerate(field(data, "policies", "plan")):
             where = "plan: policies[%d]" % number
-            direction = _field(entry, "direction", where)
-            if direction not in DIRECTIONS:
+            direction = field(entry, "direction", where)
+            if direction not in DISPATCH_ORDER:
                 raise PlanError("%s: direction must be ingress or egress, not %r" % (where, direction))
-            self.policies[(_field(entry, "policy", where), direction)] = entry
+            self.policies[(field(entry, "policy", where), direction)] = entry
         self.peer_sets = data.get("peer_sets") or {}
         self._peer_cache = {}
 
@@ -311,10 +279,10 @@ class _FamilyRenderer:
         self.sets = {}
         self._policy_chains = {}
 
-    def add_set(self, kind, set_type, members, identity, purpose):
+    def add_set(self, kind, set_type, members, identity):
         """Record a set (members already sorted) and return its name."""
         name = naming.set_name(kind, self.family, *identity)
-        self.sets[name] = IpSet(name, self.family, set_type, members, purpose)
+        self.sets[name] = IpSet(name, self.family, set_type, members)
         return name
 
     def render(self):
@@ -326,7 +294,7 @@ class _FamilyRenderer:
         if self.family == 6:
             top += ["-p ipv6-icmp -m icmp6 --icmpv6-type %d -j RETURN" % kind for kind in NEIGHBOUR_DISCOVERY_TYPES]
         top += self.fail_closed_rules()
-        for direction in DIRECTIONS:
+        for direction in DISPATCH_ORDER:
             for policies in sorted(self.plan.groups[direction]):
                 dispatch = self.dispatch_rule(direction, policies)
                 if dispatch:
@@ -345,13 +313,13 @@ class _FamilyRenderer:
     def fail_closed_rules(self):
         """Opt-in (pitfall 10): a pod started since the plan was made has no chain yet, so deny
         the traffic of every address of the node's pod CIDRs that the plan does not know."""
-        cidrs = {_network(cidr) for cidr in self.options.fail_closed_cidrs}
+        cidrs = {network(cidr) for cidr in self.options.fail_closed_cidrs}
         members = tuple(sorted((net_member(net) for net in cidrs if net.version == self.family), key=member_sort_key))
         if not members:
             return []
-        cidr_set = self.add_set("C", HASH_NET, members, ("fail-closed",), "pod CIDRs of this node")
+        cidr_set = self.add_set("C", HASH_NET, members, ("fail-closed",))
         known = self.plan.pod_addresses(self.plan.pod_ips, self.family, "plan: pods")
-        known_set = self.add_set("K", HASH_IP, known, ("fail-closed",), "pods the plan knows") if known else None
+        known_set = self.add_set("K", HASH_IP, known, ("fail-closed",)) if known else None
         text = naming.comment_match("fail closed: pod not in the plan yet")
         rules = []
         for side in ("src", "dst"):
@@ -366,10 +334,10 @@ class _FamilyRenderer:
         if not addresses:
             return None
         summary = "%s isolated by %s" % (direction, ", ".join(policies))
-        members = self.add_set("D", HASH_IP, addresses, (direction,) + policies, "pods " + summary)
+        members = self.add_set("D", HASH_IP, addresses, (direction,) + policies)
         chain = naming.pod_chain(direction, policies)
         self.chains[chain] = self.pod_chain_rules(direction, policies)
-        return _join("-m set --match-set", members, "src" if direction == "egress" else "dst",
+        return _join("-m set --match-set", members, "src" if direction == EGRESS else "dst",
                      naming.comment_match(summary), "-j", chain)
 
     def pod_chain_rules(self, direction, policies):
@@ -396,7 +364,7 @@ class _FamilyRenderer:
                                 % (direction, policy))
             rules = []
             every_target = set(entry.get("targets") or ())
-            for rule in sorted(_field(entry, "rules", "plan: policy %s" % policy), key=lambda item: item["index"]):
+            for rule in sorted(field(entry, "rules", "plan: policy %s" % policy), key=lambda item: item["index"]):
                 for number, clause in enumerate(rule.get("clauses") or ()):
                     rules += self.clause_rules(policy, direction, rule["index"], number, clause, every_target)
             name = None
@@ -410,13 +378,13 @@ class _FamilyRenderer:
         """Only the policy's own targets enter its chain, so a clause for all of them needs no target match."""
         where = "plan: policy %s %s rule %d clause %d" % (policy, direction, index, number)
         identity = (policy, direction, index, number)
-        ingress = direction == "ingress"
+        ingress = direction == INGRESS
         target_match = ""
         if clause.get("targets") is not None and not every_target <= set(clause["targets"]):
             addresses = self.plan.pod_addresses(clause["targets"], self.family, where)
             if not addresses:
                 return []
-            targets = self.add_set("T", HASH_IP, addresses, identity, "targets of %s" % where[6:])
+            targets = self.add_set("T", HASH_IP, addresses, identity)
             target_match = "-m set --match-set %s %s" % (targets, "dst" if ingress else "src")
         peer_matches = self.peer_matches(clause.get("peers"), identity, where, "src" if ingress else "dst")
         text = naming.comment_match("%s %s rule %d" % (policy, direction, index))
@@ -433,13 +401,12 @@ class _FamilyRenderer:
         if peers.get("pod_set") is not None:
             addresses = self.plan.peer_addresses(peers["pod_set"], self.family, where)
             if addresses:
-                name = self.add_set("P", HASH_IP, addresses, identity, "peer pods of %s" % where[6:])
+                name = self.add_set("P", HASH_IP, addresses, identity)
                 matches.append("-m set --match-set %s %s" % (name, side))
         for number, block in enumerate(peers.get("ip_blocks") or ()):
             members = block_members(block, self.family)
             if members:
-                name = self.add_set("N", HASH_NET, members, identity + ("block", number),
-                                    "ipBlock %s of %s" % (block["cidr"], where[6:]))
+                name = self.add_set("N", HASH_NET, members, identity + ("block", number))
                 matches.append("-m set --match-set %s %s" % (name, side))
         return matches
 
@@ -458,9 +425,8 @@ def render(plan_slice, options=None):
 
 
 def fingerprint(plan_slice, options=None):
-    """A digest of everything the desired state depends on: the plan, the options, the format."""
+    """A digest of everything the desired state depends on: the plan, every option (all fields, so
+    a new option is covered without a change here), the render version."""
     options = options or RenderOptions()
-    data = {"format": FORMAT_VERSION, "plan": plan_slice,
-            "options": [options.deny_action, options.log_denied, options.log_group, options.mark,
-                        sorted(options.families), sorted(options.fail_closed_cidrs), options.cut_connections]}
+    data = {"render": RENDER_VERSION, "plan": plan_slice, "options": dataclasses.asdict(options)}
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

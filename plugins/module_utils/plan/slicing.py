@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A node's slice of the plan, and the plan cut down to some nodes.
 
-resolve.build_plan keeps each policy's rules and each peer set once for the whole cluster, and
+The engine's planner keeps each policy's rules and each peer set once for the whole cluster, and
 for each node only its pods with the policies isolating them. What one node renders is a
 projection of that: the policies its pods name, the clauses that apply to its pods, and the peer
 sets those clauses use. Making it here, for one node at a time, keeps the plan linear in the
@@ -12,22 +12,7 @@ size of the cluster instead of nodes x policies.
 
 from __future__ import annotations
 
-DIRECTIONS = ("ingress", "egress")
-PLAN_KEYS = ("nodes", "policies", "peer_sets")
-
-
-class PlanError(ValueError):
-    """The data does not have the shape docs/plan-format.md describes (a plan, or a node's slice)."""
-
-
-def _checked(plan, names):
-    if not isinstance(plan, dict) or any(not isinstance(plan.get(key), dict) for key in PLAN_KEYS):
-        raise PlanError("not a plan of netpol_resolve: expected a mapping with %s (see docs/plan-format.md)"
-                        % ", ".join(PLAN_KEYS))
-    unknown = [name for name in names if name not in plan["nodes"]]
-    if unknown:
-        raise PlanError("no node %s in the plan (its nodes: %s)"
-                        % (", ".join(map(str, unknown)), ", ".join(sorted(plan["nodes"])) or "none"))
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import DIRECTIONS, check_plan
 
 
 def _local_targets(pods):
@@ -67,7 +52,7 @@ def _local_rule(rule, local):
 def node_slice(plan, node_name):
     """What one node renders: its pods, each (policy, direction) isolating one of them with the
     local targets and rules, and the peer sets those rules use (docs/plan-format.md)."""
-    _checked(plan, [node_name])
+    check_plan(plan, [node_name])
     node = plan["nodes"][node_name]
     targets = _local_targets(node["pods"])
     policies = []
@@ -79,13 +64,13 @@ def node_slice(plan, node_name):
         for set_id in _peer_set_ids(rules):
             peer_sets[set_id] = plan["peer_sets"][set_id]
         policies.append({"policy": policy, "direction": direction, "targets": local, "rules": rules})
-    return dict(node, policies=policies, peer_sets=peer_sets)
+    return dict(node, version=plan["version"], policies=policies, peer_sets=peer_sets)
 
 
 def restrict_nodes(plan, names):
     """The plan with only the named nodes (each once, in the order given), and only the policies
     and peer sets their pods need."""
-    _checked(plan, names)
+    check_plan(plan, names)
     nodes = {name: plan["nodes"][name] for name in names}
     pods = [pod for node in nodes.values() for pod in node["pods"]]
     policy_keys = {policy for policy, _direction in _local_targets(pods)}

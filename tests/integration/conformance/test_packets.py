@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain
 from netpol_lab import scenario as scenarios
 from netpol_lab.enforce import run_playbook
 from netpol_lab.expected import parse_expected, probed_rows
@@ -70,7 +70,7 @@ def test_probe_equals_truth_equals_expectation(observed, path):
     scenario = scenarios.load_scenario(path)
     rows = probed_rows(scenario)
     want = _verdicts(parse_expected(scenario.expected).table(rows))
-    truth = _verdicts(explain.truth_table(resolve.Resolver(scenario.cluster, scenario.policies),
+    truth = _verdicts(explain.truth_table(explain.ClusterVerdicts(scenario.cluster, scenario.policies),
                                           scenarios.scenario_endpoints(scenario), scenario.probes, scenario.name))
     table, _state = observed[path]
     seen = _verdicts(table)

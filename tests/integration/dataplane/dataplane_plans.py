@@ -17,7 +17,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, render
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice as slice_of
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
 NAMESPACES = {"x": {"team": "red"}, "y": {"team": "blue"}}
 

@@ -19,6 +19,7 @@ import pytest
 from dataplane_plans import desired, node_slice
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]
@@ -72,7 +73,8 @@ def test_options_reach_the_rules(runner, tmp_path, state_dir):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"plan": {"node": "n1"}}, "missing 'pods'"),
+    ({"plan": {"version": PLAN_VERSION, "node": "n1"}}, "missing 'pods'"),
+    ({"plan": {"node": "n1", "pods": [], "policies": []}}, "has plan version None"),
     ({"plan": {"node": "n1", "pods": [], "policies": []}, "mark": "0x3"}, "single bit"),
     ({"plan": {"node": "n1", "pods": [], "policies": []}, "mark": "lots"}, "mark must be a number"),
     ({}, "plan"),

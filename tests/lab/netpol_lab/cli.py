@@ -7,11 +7,11 @@ import sys
 import time
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import explain, truth_table
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, explain, truth_table
 from netpol_lab.scenario import load_scenario, scenario_endpoints
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver, build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 from netpol_lab import lab as lab_life
 from netpol_lab.enforce import enforce
 from netpol_lab.observe import observe
@@ -32,7 +32,7 @@ def cmd_check(args):
 def cmd_truth(args):
     scenario = load_scenario(args.scenario)
     endpoints = scenario_endpoints(scenario)
-    table = truth_table(Resolver(scenario.cluster, scenario.policies), endpoints, scenario.probes, args.scenario)
+    table = truth_table(ClusterVerdicts(scenario.cluster, scenario.policies), endpoints, scenario.probes, args.scenario)
     if args.grid:
         print(render_grid(table, [endpoint.name for endpoint in endpoints]))
     else:
@@ -79,7 +79,7 @@ def cmd_explain(args):
                   % (name, args.scenario, ", ".join(sorted(endpoints))), file=sys.stderr)
             return EXIT_INVALID
     protocol, port = args.probe
-    verdict = explain(Resolver(scenario.cluster, scenario.policies), endpoints[args.source],
+    verdict = explain(ClusterVerdicts(scenario.cluster, scenario.policies), endpoints[args.source],
                       endpoints[args.destination], protocol, port, args.family)
     print("%s -> %s %s/%d (IPv%d): %s"
           % (args.source, args.destination, protocol, port, args.family, verdict.describe()))
@@ -138,7 +138,7 @@ def observed_summary(path, table):
     scenario = load_scenario(path)
     endpoints = scenario_endpoints(scenario)
     names = [endpoint.name for endpoint in endpoints]
-    truth = truth_table(Resolver(scenario.cluster, scenario.policies), endpoints, scenario.probes, path)
+    truth = truth_table(ClusterVerdicts(scenario.cluster, scenario.policies), endpoints, scenario.probes, path)
     differ = sorted(set(map(tuple, truth["allowed"])) ^ set(map(tuple, table["allowed"]))
                     - set(map(tuple, table.get("unprobed", ()))))
     lines.append("real packets agree with the engine on every probed row" if not differ else

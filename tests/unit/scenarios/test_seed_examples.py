@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain
 from netpol_lab import scenario as scenarios
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
@@ -23,7 +23,7 @@ def ask(scenario_name, source, destination, protocol, port):
     """explain() for one pair of a seed scenario; the reasons joined for easy matching."""
     scenario = scenarios.load_scenario(SCENARIO_DIR / ("%s.yaml" % scenario_name))
     endpoints = {endpoint.name: endpoint for endpoint in scenarios.scenario_endpoints(scenario)}
-    resolver = resolve.Resolver(scenario.cluster, scenario.policies)
+    resolver = explain.ClusterVerdicts(scenario.cluster, scenario.policies)
     verdict = explain.explain(resolver, endpoints[source], endpoints[destination], protocol, port)
     return verdict, "\n".join(verdict.reasons)
 

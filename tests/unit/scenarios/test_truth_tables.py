@@ -16,7 +16,7 @@ import pytest
 import yaml
 from netpol_lab.expected import parse_expected, probed_rows
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain, resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import explain
 from netpol_lab import scenario as scenarios
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
@@ -73,7 +73,7 @@ def test_engine_truth_table_matches_hand_reasoned_expectation(path):
     unused = expectation.unused_lines(rows)
     assert not unused, "except lines that match no probed row (typo?): %s" % unused
     want = expectation.table(rows)
-    engine = explain.truth_table(resolve.Resolver(scenario.cluster, scenario.policies),
+    engine = explain.truth_table(explain.ClusterVerdicts(scenario.cluster, scenario.policies),
                                  scenarios.scenario_endpoints(scenario), scenario.probes, scenario.name)
     differences = _describe_differences(rows, engine, want)
     assert not differences, "%s: engine and expectation differ:\n%s" % (path.name, differences)

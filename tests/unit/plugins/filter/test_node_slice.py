@@ -12,8 +12,9 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubenet.netpol.plugins.filter.node_slice import FilterModule, node_slice
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION
 from netpol_lab.scenario import load_scenario
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
 SCENARIOS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scenarios")
 
@@ -41,9 +42,11 @@ def test_the_filter_is_registered_under_its_name():
 
 
 @pytest.mark.parametrize("data, node, message", [
-    ({"nodes": {}, "policies": {}, "peer_sets": {}}, "node-1", "no node node-1 in the plan"),
+    ({"version": PLAN_VERSION, "nodes": {}, "policies": {}, "peer_sets": {}}, "node-1", "no node node-1 in the plan"),
     ("plan", "node-1", "not a plan of netpol_resolve"),
-    ({"nodes": {"n": {"pods": [{"pod": "x/a"}]}}, "policies": {}, "peer_sets": {}}, "n", "the plan is malformed"),
+    ({"version": PLAN_VERSION, "nodes": {"n": {"pods": [{"pod": "x/a"}]}}, "policies": {}, "peer_sets": {}}, "n",
+     "the plan is malformed"),
+    ({"nodes": {}, "policies": {}, "peer_sets": {}}, "n", "has plan version None"),
     ({"nodes": {}, "policies": {}, "peer_sets": {}}, 7, "must be a node name"),
 ])
 def test_bad_input_is_an_ansible_error_naming_the_problem(data, node, message):

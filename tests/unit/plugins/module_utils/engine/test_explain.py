@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint, explain, truth_table
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, Endpoint, explain, truth_table
 from netpol_lab.scenario import Probe
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver
+
 
 
 def pod(name, node, ips, ports=(), host_network=False, app=None):
@@ -56,7 +56,7 @@ EXTERNALS = {"ext": Endpoint("ext", ("172.17.0.5",)), "ext-cut": Endpoint("ext-c
 
 @pytest.fixture(scope="module")
 def resolver():
-    return Resolver(CLUSTER, POLICIES)
+    return ClusterVerdicts(CLUSTER, POLICIES)
 
 
 def endpoint(name):

@@ -16,7 +16,8 @@ import pytest
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION
 
 
 def pod(key, node, ips, labels, http=None, **extra):
@@ -178,8 +179,9 @@ class TestClusterPlan:
             ["10.244.1.10"], ["10.244.1.11"], ["10.244.2.10"], ["10.244.2.11", "fd00:10:244:2::b"],
             ["10.244.2.13"]]
 
-    def test_nodes_hold_only_their_pods_and_pod_cidrs(self, plan):
-        assert all(sorted(node) == ["node", "pod_cidrs", "pods"] for node in plan["nodes"].values())
+    def test_nodes_hold_only_their_addresses_pods_and_pod_cidrs(self, plan):
+        assert all(sorted(node) == ["addresses", "node", "pod_cidrs", "pods"] for node in plan["nodes"].values())
+        assert plan["nodes"]["n1"]["addresses"] == ["10.10.0.1"] and plan["version"] == PLAN_VERSION
 
 
 class TestClauses:

@@ -10,13 +10,15 @@ format and limits are tested here too); everything else is literal iptables-save
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 
 import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import (
-    FORMAT_VERSION, PlanError, RenderOptions, block_members, fingerprint, port_matchers, render)
+    RENDER_VERSION, RenderOptions, block_members, fingerprint, port_matchers, render)
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION, PlanError
 
 MARK_ON = "-j MARK --set-xmark 0x100000/0x100000"
 CLEAR = "-j MARK --set-xmark 0x0/0x100000"
@@ -48,7 +50,7 @@ def tcp(port, end=None):
 
 
 def plan_slice(pods, policies, peer_sets=None):
-    return {"node": "n1", "pods": pods, "policies": policies, "peer_sets": peer_sets or {}}
+    return {"version": PLAN_VERSION, "node": "n1", "pods": pods, "policies": policies, "peer_sets": peer_sets or {}}
 
 
 def table(desired, family):
@@ -80,8 +82,8 @@ SEED = plan_slice(
 
 def test_seed_example_renders_every_chain_and_set_by_hand():
     # These expectations are output format 2. Whoever changes them changes what nodes hold for
-    # an unchanged plan: bump FORMAT_VERSION (here and in render.py) so nodes compare in full again.
-    assert FORMAT_VERSION == 2
+    # an unchanged plan: bump RENDER_VERSION (here and in render.py) so nodes compare in full again.
+    assert RENDER_VERSION == 2
     desired = render(SEED, RenderOptions(families=(4,)))
     ingress_chain = naming.pod_chain("ingress", [SEED_POLICY])
     egress_chain = naming.pod_chain("egress", [SEED_POLICY])
@@ -310,7 +312,9 @@ def test_missing_peer_set_or_policy_is_a_plan_error():
     with pytest.raises(PlanError, match="x/gone"):
         render(orphan)
     with pytest.raises(PlanError, match="pods"):
-        render({"node": "n1"})
+        render({"version": PLAN_VERSION, "node": "n1"})
+    with pytest.raises(PlanError, match="plan version"):
+        render(dict(plan_slice([], []), version=PLAN_VERSION + 1))
 
 
 def test_drop_and_nflog_options():
@@ -389,6 +393,15 @@ def test_fingerprint_changes_with_the_plan_and_the_options_only():
     assert fingerprint(same) != fingerprint(SEED)
     assert fingerprint(SEED, RenderOptions(mark=0x200000)) != fingerprint(SEED)
     assert fingerprint(SEED, RenderOptions(families=(6, 4))) == fingerprint(SEED)
+
+
+@pytest.mark.parametrize("option", [item.name for item in dataclasses.fields(RenderOptions)])
+def test_every_render_option_is_in_the_fingerprint(option):
+    """A new option cannot be forgotten: the no-op shortcut would skip a converge it needs."""
+    changed = {"deny_action": "DROP", "log_denied": True, "log_group": 7, "mark": 0x200000, "families": (4,),
+               "fail_closed_cidrs": ("10.244.1.0/24",), "cut_connections": True}
+    assert set(changed) == {item.name for item in dataclasses.fields(RenderOptions)}
+    assert fingerprint(SEED, RenderOptions(**{option: changed[option]})) != fingerprint(SEED)
 
 
 def test_set_names_follow_identity_not_members():

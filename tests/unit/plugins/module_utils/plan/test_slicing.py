@@ -14,7 +14,8 @@ import copy
 
 import pytest
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import PlanError, node_slice, restrict_nodes
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION, PlanError
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice, restrict_nodes
 
 FROM_C = {"pod_set": "set-c", "ip_blocks": []}
 NUMERIC = {"peers": FROM_C, "ports": [{"protocol": "TCP", "port": 443, "end_port": 443}], "targets": None}
@@ -23,6 +24,7 @@ HTTP_ON_B = {"peers": FROM_C, "ports": [{"protocol": "TCP", "port": 8080, "end_p
 TO_D = {"peers": {"pod_set": "set-d", "ip_blocks": [{"cidr": "172.17.0.0/16", "except": []}]}, "ports": None,
         "targets": None}
 PLAN = {
+    "version": PLAN_VERSION,
     "counts": {"policies": 3, "pods": 4, "nodes": 3, "isolated_ingress": 2, "isolated_egress": 1},
     "warnings": ["policy x/idle selects no pod"],
     "policies": {
@@ -44,7 +46,7 @@ PLAN = {
 
 def test_a_slice_keeps_named_port_clauses_of_local_targets_only():
     assert node_slice(PLAN, "n1") == {
-        "node": "n1", "pod_cidrs": ["10.244.1.0/24"], "pods": PLAN["nodes"]["n1"]["pods"],
+        "version": PLAN_VERSION, "node": "n1", "pod_cidrs": ["10.244.1.0/24"], "pods": PLAN["nodes"]["n1"]["pods"],
         "policies": [{"policy": "x/web", "direction": "ingress", "targets": ["x/a"],
                       "rules": [{"index": 0, "clauses": [NUMERIC, HTTP_ON_A]}]}],
         "peer_sets": {"set-c": ["10.244.3.10"]},
@@ -97,6 +99,7 @@ def test_restricting_keeps_the_named_nodes_and_only_what_they_need():
     ({"nodes": {}}, "expected a mapping with nodes, policies, peer_sets"),
     (dict(PLAN, nodes={}), "no node n1 in the plan (its nodes: none)"),
     (PLAN["nodes"]["n1"], "not a plan of netpol_resolve"),  # a node's entry is not the plan
+    (dict(PLAN, version=PLAN_VERSION + 1), "has plan version %d" % (PLAN_VERSION + 1)),  # a newer controller's
 ])
 def test_what_is_not_a_plan_or_lacks_the_node_is_named(plan, message):
     with pytest.raises(PlanError) as raised:
