@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to kubenet.netpol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""How long resolve.build_plan takes, and how that time grows with the cluster.
+"""How long the planner's build_plan takes, and how that time grows with the cluster.
 
 Goals: the plan of 10,000 pods, 1,000 policies, 100 namespaces and 100 nodes, resolved for
 every node, in at most 2 s, and at most 11 times that for ten times every size (the work
@@ -12,7 +12,7 @@ Both workloads are generated first, then timed in alternating rounds (x1, x10, x
 and the best run of each counts: a slow spell of a shared machine then hits both sides
 instead of skewing the ratio.
 
-    python bench/resolve_bench.py [--seed 1] [--scale 10] [--repeat 3] [--resolve COPY.py]
+    python bench/resolve_bench.py [--seed 1] [--scale 10] [--repeat 3] [--planner COPY.py]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import time
 
 from generate import generate, to_engine
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine import resolve
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine import planner
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
 
 BASE_SIZES = {"pods": 10000, "policies": 1000, "namespaces": 100, "nodes": 100}
@@ -36,9 +36,9 @@ SLICE_SAMPLE = 50
 REFERENCE_PASSES = 5  # per round: the pass is short, so it takes more tries to find a quiet one
 
 
-def load_resolve(path):
-    """A copy of resolve.py to measure instead of the installed one (to try a fix)."""
-    spec = importlib.util.spec_from_file_location("resolve_under_test", path)
+def load_planner(path):
+    """A copy of planner.py to measure instead of the installed one (to try a fix)."""
+    spec = importlib.util.spec_from_file_location("planner_under_test", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
@@ -116,9 +116,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scale", type=int, default=10, help="the factor of the large run (default 10)")
     parser.add_argument("--repeat", type=int, default=3, help="alternating rounds; the best run of each size counts")
-    parser.add_argument("--resolve", metavar="COPY.py", help="measure this copy of resolve.py instead")
+    parser.add_argument("--planner", metavar="COPY.py", help="measure this copy of planner.py instead")
     args = parser.parse_args(argv)
-    engine = load_resolve(args.resolve) if args.resolve else resolve
+    engine = load_planner(args.planner) if args.planner else planner
     print("engine: %s" % engine.__file__)
     scales = (1, args.scale)
     workloads = {scale: workload(args.seed, scale) for scale in scales}

@@ -14,8 +14,7 @@ except ImportError:
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, Endpoint, explain
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import policies_from_objects
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import load_sources
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
 
 INPUT_KEYS = ("policies", "cluster")
@@ -35,8 +34,8 @@ def _inputs(data, default_namespace):
     if not isinstance(data.get("policies") or [], list):
         _fail("policies must be a list of NetworkPolicy manifests")
     try:
-        return (cluster_from_dict(data["cluster"]),
-                policies_from_objects(data.get("policies") or [], "policies", default_namespace))
+        return load_sources(policy_objects=data.get("policies") or [], cluster=data["cluster"],
+                            default_namespace=default_namespace, objects_source="policies")
     except InputError as exc:
         _fail("invalid input:\n%s" % exc)
 

@@ -247,8 +247,7 @@ else:
     YAML_IMPORT_ERROR = None
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, problem_dicts
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import cluster_from_dict, load_snapshot
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies, merge_policies, policies_from_objects
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import load_sources
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import restrict_nodes
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
@@ -267,38 +266,10 @@ def argument_spec():
     }
 
 
-class _Collector:
-    """Runs every loader and keeps all their problems, so one run reports everything."""
-
-    def __init__(self):
-        self.problems = []
-
-    def run(self, loader, *args):
-        try:
-            return loader(*args)
-        except InputError as exc:
-            self.problems.extend(exc.problems)
-            return None
-
-
 def load_inputs(params):
     """(cluster, policies) from the module options, or InputError with every problem."""
-    collect = _Collector()
-    namespace = params["default_namespace"]
-    groups = [
-        collect.run(load_policies, params["policies"], namespace) or (),
-        collect.run(policies_from_objects, params["policy_objects"], "policy_objects", namespace) or (),
-    ]
-    cluster = None
-    if params["snapshot"]:
-        cluster, snapshot_policies = collect.run(load_snapshot, params["snapshot"]) or (None, ())
-        groups.append(snapshot_policies)
-    else:
-        cluster = collect.run(cluster_from_dict, params["cluster"])
-    policies = collect.run(merge_policies, groups)
-    if collect.problems:
-        raise InputError(collect.problems)
-    return cluster, policies
+    return load_sources(params["policies"], params["policy_objects"], params["snapshot"], params["cluster"],
+                        params["default_namespace"])
 
 
 def main():
