@@ -46,7 +46,6 @@ class Clause:
     targets: frozenset | None = None
 
 
-
 def numeric_range(spec):
     if spec.port is None:
         return PortRange(spec.protocol)

@@ -21,6 +21,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import
     METADATA_NAME_LABEL, Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels)
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import read_documents
 
+
 def namespace_labels(name, labels):
     """Every namespace carries kubernetes.io/metadata.name=<name>, as the API server sets it."""
     merged = dict(labels or {})

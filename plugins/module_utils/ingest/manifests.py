@@ -95,7 +95,7 @@ def load_policies(paths, default_namespace="default"):
 
 
 def policies_from_objects(objects, source, default_namespace="default"):
-    """Policies given as already-parsed objects (module arguments, scenario files)."""
+    """Policies given as already-parsed objects (module arguments, filter input)."""
     documents = []
     for index, obj in enumerate(objects):
         documents.extend(flatten_lists(Document(obj, "%s[%d]" % (source, index))))
@@ -106,7 +106,7 @@ def policies_from_objects(objects, source, default_namespace="default"):
 
 
 def merge_policies(groups):
-    """One policy set from several sources (files, arguments, snapshot, scenario).
+    """One policy set from several sources (files, arguments, snapshot).
 
     A policy defined the same way in two sources counts once; two different definitions of
     one namespace/name are a problem, because enforcing either would be a guess.

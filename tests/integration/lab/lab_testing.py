@@ -51,7 +51,7 @@ def endpoint_families(raw):
 
 
 def every_pair(raw, protocols=("TCP", "UDP", "SCTP")):
-    """Every row the table must hold (scenario-format.md): all sources x destinations of each probe,
+    """Every row the table must hold (tests/scenarios/README.md): all sources x destinations of each probe,
     minus self, external to external, and ends without an address of the probe's family."""
     ends = endpoint_families(raw)
     externals = set(raw.get("externals") or ())

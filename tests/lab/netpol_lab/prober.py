@@ -1,6 +1,6 @@
 """The observed truth table: every pair of a scenario probed with real packets in the lab.
 
-Pairs are chosen exactly as scenario-format.md (and `netpol-lab truth`) choose them: every
+Pairs are chosen exactly as tests/scenarios/README.md (and `netpol-lab truth`) choose them: every
 source to every destination's first IP of the probe's family, except a pod to itself,
 external to external, and endpoints without an address of that family. One probe_client
 process per source netns, all at once. SCTP cannot be sent here (no SCTP sockets in this

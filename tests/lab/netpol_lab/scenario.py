@@ -1,4 +1,4 @@
-"""Scenario files (scenario-format.md): a simulated cluster, its policies and the probes to try.
+"""Scenario files (tests/scenarios/README.md): a simulated cluster, its policies and the probes to try.
 
 A test tool, not a product input: the lab, the unit tests and the benchmarks read scenarios;
 the collection itself only reads real sources. So the lab hands the playbook a kubectl snapshot
@@ -44,6 +44,7 @@ class Scenario:
     probes: tuple
     expected: object = None
     manifests: tuple = ()  # the policies as written (Lists flattened), for the lab's snapshot
+
 
 @dataclass(frozen=True)
 class External:
@@ -250,9 +251,16 @@ def _pod_object(pod):
         "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": dict(pod.labels)},
         "spec": {"nodeName": pod.node, "hostNetwork": pod.host_network,
                  "containers": [{"name": "main", "image": "lab", "ports": ports}]},
-        "status": dict({"phase": pod.phase}, **({"podIP": pod.ips[0], "podIPs": [{"ip": ip} for ip in pod.ips]}
-                                               if pod.ips else {})),
+        "status": _pod_status(pod),
     }
+
+
+def _pod_status(pod):
+    """As a kubelet reports it: a pod without an address has no podIP fields."""
+    status = {"phase": pod.phase}
+    if pod.ips:
+        status.update(podIP=pod.ips[0], podIPs=[{"ip": ip} for ip in pod.ips])
+    return status
 
 
 def _node_object(node):

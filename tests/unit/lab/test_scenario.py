@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to kubenet.netpol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Scenario files (scenario-format.md): the lab's defaults, addressing and problems."""
+"""Scenario files (tests/scenarios/README.md): the lab's defaults, addressing and problems."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import netaddr
 import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
-    EGRESS, INGRESS, ContainerPort, LabelSelector, PortSpec, Rule, SelectorPeer)
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import INGRESS, ContainerPort
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import load_snapshot
 from netpol_lab.scenario import Probe, load_scenario, scenario_endpoints, snapshot
 
@@ -72,7 +71,7 @@ class TestScenarioDefaults:
             pods: {x/a: {node: node-1}, x/b: {node: node-2}, x/c: {node: node-1}}
             """ + PROBES)
         pods = {pod.key: pod for pod in found.cluster.pods}
-        assert pods["x/a"].ips == ("10.244.1.10",)  # as the scenario-format.md example shows
+        assert pods["x/a"].ips == ("10.244.1.10",)  # as the tests/scenarios/README.md example shows
         for key, cidr in (("x/b", "10.244.2.0/24"), ("x/c", "10.244.1.0/24")):
             assert len(pods[key].ips) == 1
             assert netaddr.IPAddress(pods[key].ips[0]) in netaddr.IPNetwork(cidr)

@@ -4,7 +4,7 @@
 """Every scenario's engine truth table equals the table reasoned by hand in its file.
 
 The expectations in tests/scenarios were written from the Kubernetes specification
-(semantics.md), not from the engine's output: a mismatch is a finding, never something
+(docs/semantics.md), not from the engine's output: a mismatch is a finding, never something
 to copy back into the file.
 """
 
@@ -23,9 +23,6 @@ SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 # Update sequences (sequences/<name>/NN-step.yaml) are scenarios too; the lab also runs each in order.
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.yaml")) + sorted(SCENARIO_DIR.glob("sequences/*/*.yaml"))
 
-# Scenarios where the engine is known to disagree with the specification: name -> reason.
-ENGINE_BUGS = {}
-
 # What the lab can build (tests/lab): keep every scenario runnable with real packets.
 LAB_LIMITS = {"namespaces": 3, "running pods per namespace": 3, "externals": 2, "nodes": 3, "probes": 3}
 # The seed's section 2 names four outside addresses; its scenario keeps one external per address.
@@ -35,10 +32,7 @@ LAB_EXCEPTIONS = {"seed-2-test-network-policy": {"externals": 4}}
 def _params():
     params = []
     for path in SCENARIOS:
-        marks = ()
-        if path.stem in ENGINE_BUGS:
-            marks = (pytest.mark.xfail(strict=True, reason=ENGINE_BUGS[path.stem]),)
-        params.append(pytest.param(path, id=path.stem, marks=marks))
+        params.append(pytest.param(path, id=path.stem))
     return params
 
 

@@ -250,7 +250,7 @@ class _Rule:
             self.matches.append(lambda packet: getattr(packet, attribute) & mask == value)
         elif module == "limit":
             options, position = self._options(module, position, {"--limit": 1, "--limit-burst": 1})
-            if "--limit" not in options or any(negated for negated, _ in options.values()):
+            if "--limit" not in options or any(negated for negated, _values in options.values()):
                 raise self.error("-m limit needs --limit (and takes no negation)")
             if not _LIMIT_RATE.match(options["--limit"][1][0]):
                 raise self.error("--limit %r is not understood" % options["--limit"][1][0])
@@ -320,8 +320,8 @@ class _Rule:
             self.target = ("deny", name)
         elif name == "NFLOG":
             options, position = self._target_options(name, position, {"--nflog-prefix": 1, "--nflog-group": 1})
-            if "--nflog-group" in options and not (options["--nflog-group"][0].isdigit()
-                                                    and int(options["--nflog-group"][0]) <= 65535):
+            group = options.get("--nflog-group", ["0"])[0]
+            if not (group.isdigit() and int(group) <= 65535):
                 raise self.error("--nflog-group must be a number up to 65535")
             if len(options.get("--nflog-prefix", [""])[0].encode()) > 63:
                 raise self.error("--nflog-prefix longer than 63 bytes")
@@ -356,7 +356,7 @@ class _TableModel:
 
     def __init__(self, table, sets):
         self.family = table.family
-        names = [name for name, _ in table.chains]
+        names = [name for name, _rules in table.chains]
         if len(set(names)) != len(names):
             raise NetfilterModelError("family %d: a chain is listed twice" % table.family)
         if naming.TOP_CHAIN not in names:

@@ -17,7 +17,6 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import
     Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 
 
-
 def pod(name, node, ips, ports=(), host_network=False, app=None):
     return Pod("x", name, frozen_labels({"app": app or name}), node, tuple(ips), host_network, ports=ports)
 

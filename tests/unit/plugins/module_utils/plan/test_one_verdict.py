@@ -63,7 +63,7 @@ def port_matches(spec, protocol, port, destination_pod):
 def rule_allows(cluster, policy, rule, direction, local, other, other_ip, protocol, port):
     """Some peer admits the other end and some port admits the connection. The destination pod gives
     named ports their numbers: the local pod for ingress; for egress the peer pod, which only a selector
-    peer provides (an ipBlock peer has no pod to resolve a name against, as semantics.md decides)."""
+    peer provides (an ipBlock peer has no pod to resolve a name against, as docs/semantics.md decides)."""
     peers = rule.peers if rule.peers is not None else (None,)
     for peer in peers:
         if peer is not None and not peer_matches(cluster, policy, peer, other, other_ip):

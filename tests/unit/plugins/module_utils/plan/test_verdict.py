@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PlanError
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.verdict import NodeView, Side, judge
 
+
 @pytest.fixture
 def view(sample_slice):
     return NodeView(sample_slice)
