@@ -45,10 +45,6 @@ class LabelSelector:
     match_labels: tuple = ()
     match_expressions: tuple = ()
 
-    @property
-    def is_empty(self):
-        return not self.match_labels and not self.match_expressions
-
 
 @dataclass(frozen=True)
 class PortSpec:
@@ -117,10 +113,6 @@ class Namespace:
     name: str
     labels: tuple = ()
 
-    @property
-    def label_map(self):
-        return dict(self.labels)
-
 
 @dataclass(frozen=True)
 class Pod:
@@ -142,10 +134,6 @@ class Pod:
 
     def __hash__(self):
         return self._hash
-
-    @property
-    def label_map(self):
-        return dict(self.labels)
 
     @property
     def active(self):
@@ -179,12 +167,6 @@ class Cluster:
     namespaces: dict = field(default_factory=dict)
     pods: tuple = ()
     nodes: tuple = ()
-
-    def node(self, name):
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        return None
 
 
 def selector_from_manifest(obj):

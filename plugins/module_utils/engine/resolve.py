@@ -71,7 +71,6 @@ class Resolver:
         self._interned = {}
         self._selected = {policy.key: self._select_in(policy.namespace, policy.pod_selector)
                           for policy in self.policies}
-        self._by_key = {policy.key: policy for policy in self.policies}
         # Per direction, per namespace (a policy isolates pods of its own namespace only, and
         # small tables stay in the CPU cache), the keys of the policies isolating each pod.
         self._isolating = {direction: {} for direction in POLICY_TYPES}
@@ -93,10 +92,6 @@ class Resolver:
     def _intern(self, pods):
         """One object per distinct pod set: later lookups then compare by identity, not pod by pod."""
         return self._interned.setdefault(pods, pods)
-
-    def isolating(self, pod, direction):
-        """The policies that isolate the pod in a direction (empty: not isolated)."""
-        return tuple(self._by_key[key] for key in self.isolating_keys(pod, direction))
 
     def isolating_keys(self, pod, direction):
         """The keys of the policies that isolate the pod in a direction, in key order (read-only)."""

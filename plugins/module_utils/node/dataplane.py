@@ -91,6 +91,7 @@ _OUR_CHAIN = re.compile(r"^:(%s\S*) " % _PREFIX, re.M)
 _OUR_RULE = re.compile(r"^-A (%s\S*)(.*)$" % _PREFIX, re.M)
 _BUILTIN_RULE = re.compile(r"^-A (%s)((?: .*)?)$" % "|".join(BUILTIN_CHAINS), re.M)
 _CREATE_OURS = "create " + naming.PREFIX
+_ADD = "add "
 
 
 def _jumps_to_ours(spec):
@@ -146,7 +147,7 @@ def parse_set_blocks(blocks):
         parts = lines[0].split()
         family = parts[parts.index("family") + 1] if "family" in parts[3:] else None
         sets[parts[1]] = LiveSet(parts[1], parts[2], IPSET_FAMILY_NUMBERS.get(family))
-        members += [line[4:].rstrip() for line in lines[1:] if line.startswith("add ")]
+        members += [line[len(_ADD):].rstrip() for line in lines[1:] if line.startswith(_ADD)]
     return sets, frozenset(members)
 
 

@@ -46,7 +46,7 @@ class TestScenarioDefaults:
 
     def test_nodes_are_numbered_in_order(self, tmp_path):
         found = load(tmp_path, "nodes: [alpha, beta]\nnamespaces: {x: {}}\n" + PROBES)
-        beta = found.cluster.node("beta")
+        beta = next(node for node in found.cluster.nodes if node.name == "beta")
         assert beta.addresses[0] == "10.10.0.2"
         assert beta.pod_cidrs[0] == "10.244.2.0/24"
 
@@ -126,8 +126,8 @@ class TestScenarioDefaults:
 
     def test_namespaces_carry_the_implied_name_label(self, tmp_path):
         found = load(tmp_path, "namespaces: {x: {team: blue}, y: }\n" + PROBES)
-        assert found.cluster.namespaces["x"].label_map == {"team": "blue", "kubernetes.io/metadata.name": "x"}
-        assert found.cluster.namespaces["y"].label_map == {"kubernetes.io/metadata.name": "y"}
+        assert dict(found.cluster.namespaces["x"].labels) == {"team": "blue", "kubernetes.io/metadata.name": "x"}
+        assert dict(found.cluster.namespaces["y"].labels) == {"kubernetes.io/metadata.name": "y"}
 
     def test_ports_labels_phase_and_policies_are_read(self, tmp_path):
         found = load(tmp_path, """\
@@ -145,7 +145,7 @@ class TestScenarioDefaults:
                 spec: {podSelector: {}}
             """ + PROBES)
         pod = found.cluster.pods[0]
-        assert pod.label_map == {"app": "a"}
+        assert dict(pod.labels) == {"app": "a"}
         assert pod.ports == (ContainerPort("http", 8080, "TCP"), ContainerPort("dns", 53, "UDP"))
         assert not pod.active
         assert [policy.key for policy in found.policies] == ["x/deny"]

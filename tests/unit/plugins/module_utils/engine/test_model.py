@@ -116,7 +116,7 @@ class TestPolicyIdentity:
         assert policy({"podSelector": {}}, namespace="x", default_namespace="apps").key == "x/p"
 
     def test_missing_pod_selector_selects_everything(self):
-        assert policy({}).pod_selector.is_empty
+        assert policy({}).pod_selector == LabelSelector()
 
 
 class TestPods:

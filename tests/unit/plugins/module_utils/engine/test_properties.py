@@ -28,7 +28,7 @@ def table(cluster, policy_set):
 
 def selects(policy, pod, direction):
     return (pod.selectable and policy.namespace == pod.namespace and direction in policy.policy_types
-            and selector_matches(policy.pod_selector, pod.label_map))
+            and selector_matches(policy.pod_selector, dict(pod.labels)))
 
 
 def isolated(pod, direction, policy_set):

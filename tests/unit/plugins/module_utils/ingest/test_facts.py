@@ -70,8 +70,8 @@ class TestSnapshot:
 
     def test_namespaces_get_the_implied_name_label(self, loaded):
         cluster = loaded[0]
-        assert cluster.namespaces["shop"].label_map == {"team": "blue", "kubernetes.io/metadata.name": "shop"}
-        assert cluster.namespaces["kube-system"].label_map == {"kubernetes.io/metadata.name": "kube-system"}
+        assert dict(cluster.namespaces["shop"].labels) == {"team": "blue", "kubernetes.io/metadata.name": "shop"}
+        assert dict(cluster.namespaces["kube-system"].labels) == {"kubernetes.io/metadata.name": "kube-system"}
 
     def test_pods_are_read_in_key_order(self, loaded):
         cluster = loaded[0]
@@ -101,10 +101,10 @@ class TestSnapshot:
     def test_nodes_keep_internal_ips_and_pod_cidrs(self, loaded):
         cluster = loaded[0]
         assert [node.name for node in cluster.nodes] == ["worker-1", "worker-2"]
-        assert cluster.node("worker-2").addresses == ("192.168.0.12", "fd00::12")
-        assert cluster.node("worker-2").pod_cidrs == ("10.244.2.0/24", "fd00:10:244:2::/64")
-        assert cluster.node("worker-1").addresses == ("192.168.0.11",)
-        assert cluster.node("worker-1").pod_cidrs == ("10.244.1.0/24",)
+        assert next(node for node in cluster.nodes if node.name == "worker-2").addresses == ("192.168.0.12", "fd00::12")
+        assert next(node for node in cluster.nodes if node.name == "worker-2").pod_cidrs == ("10.244.2.0/24", "fd00:10:244:2::/64")
+        assert next(node for node in cluster.nodes if node.name == "worker-1").addresses == ("192.168.0.11",)
+        assert next(node for node in cluster.nodes if node.name == "worker-1").pod_cidrs == ("10.244.1.0/24",)
 
     def test_network_policies_are_read_with_api_defaults(self, loaded):
         policies = loaded[1]

@@ -31,7 +31,7 @@ def isolating(policy_set, pod, direction):
     """Policies of the pod's namespace whose podSelector picks it and whose policyTypes hold direction."""
     return [policy for policy in policy_set
             if pod.selectable and policy.namespace == pod.namespace and direction in policy.policy_types
-            and selector_matches(policy.pod_selector, pod.label_map)]
+            and selector_matches(policy.pod_selector, dict(pod.labels))]
 
 
 def peer_matches(cluster, policy, peer, other, other_ip):
@@ -45,8 +45,8 @@ def peer_matches(cluster, policy, peer, other, other_ip):
     if peer.namespace_selector is None:
         in_namespace = pod.namespace == policy.namespace
     else:
-        in_namespace = selector_matches(peer.namespace_selector, cluster.namespaces[pod.namespace].label_map)
-    return in_namespace and (peer.pod_selector is None or selector_matches(peer.pod_selector, pod.label_map))
+        in_namespace = selector_matches(peer.namespace_selector, dict(cluster.namespaces[pod.namespace].labels))
+    return in_namespace and (peer.pod_selector is None or selector_matches(peer.pod_selector, dict(pod.labels)))
 
 
 def port_matches(spec, protocol, port, destination_pod):
