@@ -11,13 +11,12 @@ grows with the cluster, not with nodes x policies.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 from operator import itemgetter
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import EGRESS, INGRESS, POLICY_TYPES
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.resolve import Resolver
+from ansible_collections.kubenet.netpol.plugins.module_utils.gc_pause import without_cycle_collection
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION
 
 
@@ -110,22 +109,9 @@ def plan_warnings(resolver):
     return warnings
 
 
-@contextlib.contextmanager
-def _without_cycle_collection():
-    """The plan is millions of new acyclic containers: the cycle collector would only rescan them,
-    and at 100,000 pods that costs as much as building them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def build_plan(cluster, policies):
     """The plan of a cluster and policy set (docs/plan-format.md)."""
-    with _without_cycle_collection():
+    with without_cycle_collection():
         resolver = Resolver(cluster, policies)
         forms = _PlanForms()
         plan_policies = {}

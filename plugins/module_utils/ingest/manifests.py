@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from ansible_collections.kubenet.netpol.plugins.module_utils.gc_pause import without_cycle_collection
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import policy_from_manifest
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_policy
@@ -37,10 +38,13 @@ def manifest_files(paths):
     return files, problems
 
 
+LIST_KINDS = ("List", "NetworkPolicyList")  # what kubectl apply unpacks into its items
+
+
 def flatten_lists(document):
-    """A kind: List stands for its items; each item keeps its own field lines."""
+    """A kind: List (or NetworkPolicyList) stands for its items; each item keeps its own field lines."""
     obj = document.obj
-    if isinstance(obj, dict) and obj.get("kind") == "List" and isinstance(obj.get("items"), list):
+    if isinstance(obj, dict) and obj.get("kind") in LIST_KINDS and isinstance(obj.get("items"), list):
         items = document.child("items")
         flat = []
         for index in range(len(obj["items"])):
@@ -86,8 +90,9 @@ def load_documents(paths):
 
 def load_policies(paths, default_namespace="default"):
     """All NetworkPolicies under the paths, or InputError with every problem found."""
-    documents, problems = load_documents(paths)
-    policies, policy_problems = policies_from_documents(documents, default_namespace)
+    with without_cycle_collection():
+        documents, problems = load_documents(paths)
+        policies, policy_problems = policies_from_documents(documents, default_namespace)
     problems.extend(policy_problems)
     if problems:
         raise InputError(problems)

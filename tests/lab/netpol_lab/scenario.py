@@ -228,7 +228,7 @@ class _ScenarioReader:
 
 def load_scenario(path):
     """A scenario file as a Scenario, or InputError naming every problem."""
-    documents, problems = read_documents(path)
+    documents, problems = read_documents(path, literal_keys=True)
     if problems:
         raise InputError(problems)
     if len(documents) != 1:

@@ -487,8 +487,10 @@ def test_match_labels_values_the_api_accepts(value):
 
 
 def test_match_labels_keys_must_be_strings():
-    assert_only(selector_problems("{matchLabels: {9: v}}"), "spec.podSelector.matchLabels.9", 7, "label key 9 must be a string",
-                'quote it ("9")')
+    # kubectl sends the unquoted key 9 as the string "9", a valid label key; data from elsewhere must be a string.
+    assert selector_problems("{matchLabels: {9: v}}") == []
+    [problem] = validate_label_selector(Document({"matchLabels": {9: "v"}}, "objects[0]"), "", {"matchLabels": {9: "v"}})
+    assert problem.field == "matchLabels.9" and 'label key 9 must be a string: quote it ("9")' in problem.message
 
 
 @pytest.mark.parametrize("value, shown", [("1", "1"), ("true", "true"), ("null", 'write ""')])

@@ -56,10 +56,10 @@ def test_a_missing_field_has_the_line_of_its_nearest_ancestor():
 
 
 def test_lines_of_later_documents_count_from_the_top_of_the_file():
-    text = "# two policies\na: 1\n---\n\nb:\n  c: [x, y]\n---\n---\n# only a comment\n"
+    text = "# two policies\na: 1\n---\n\nb:\n  c: [x, z]\n---\n---\n# only a comment\n"
     documents, problems = parse_documents(text, "f.yaml")
     assert problems == []
-    assert [document.obj for document in documents] == [{"a": 1}, {"b": {"c": ["x", "y"]}}]
+    assert [document.obj for document in documents] == [{"a": 1}, {"b": {"c": ["x", "z"]}}]
     assert documents[0].lines["a"] == 2
     assert (documents[1].lines["b.c"], documents[1].lines["b.c[1]"]) == (6, 6)
 
