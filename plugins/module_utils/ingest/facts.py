@@ -4,8 +4,10 @@
 """Cluster facts: Namespace, Pod and Node objects as the API returns them, from a kubectl JSON
 snapshot or from module arguments, as one Cluster.
 
-The implied kubernetes.io/metadata.name label is added here, so selectors never need to know
-where the facts came from.
+Facts are type-checked like manifests, field by field: a wrong type is a problem naming the
+object and the field, never read by truthiness (the string "false" for hostNetwork would drop a
+pod out of every policy). The implied kubernetes.io/metadata.name label is added here, so
+selectors never need to know where the facts came from.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ try:
 except ImportError:  # pragma: no cover - reported by the module and filters that need it
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import flatten_lists, policies_from_documents
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     METADATA_NAME_LABEL, Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels)
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import read_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import flatten_lists, policies_from_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document, join_path, read_documents
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
+
+CLUSTER_KINDS = (("namespaces", "Namespace"), ("pods", "Pod"), ("nodes", "Node"))
+NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
+SIDECAR_RESTART_POLICY = "Always"  # an init container that keeps running: its ports are the pod's too
 
 
 def namespace_labels(name, labels):
@@ -33,97 +40,224 @@ def canonical_ip(text):
     return str(netaddr.IPAddress(text))
 
 
-def _pod_from_api(item):
-    metadata = item.get("metadata") or {}
-    spec = item.get("spec") or {}
-    status = item.get("status") or {}
-    ips = [entry.get("ip") for entry in status.get("podIPs") or () if entry.get("ip")]
-    if not ips and status.get("podIP"):
-        ips = [status["podIP"]]
-    ports = tuple(
-        ContainerPort(port["name"], port["containerPort"], port.get("protocol", "TCP"))
-        for container in spec.get("containers") or ()
-        for port in container.get("ports") or ()
-        if port.get("name")
-    )
-    return Pod(metadata.get("namespace", "default"), metadata["name"], frozen_labels(metadata.get("labels")),
-               spec.get("nodeName", ""), tuple(canonical_ip(ip) for ip in ips), bool(spec.get("hostNetwork")),
-               status.get("phase", "Pending"), ports)
+class _ObjectReader:
+    """Reads the fields of one API object, each by its expected type, and keeps every problem."""
+
+    def __init__(self, document, kind):
+        self.document = document
+        self.kind = kind
+        self.problems = []
+        metadata = document.obj.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        namespace = metadata.get("namespace") if isinstance(metadata, dict) and kind == "Pod" else None
+        name = name if isinstance(name, str) and name else "(no name)"
+        self.label = "%s %s" % (kind, "%s/%s" % (namespace, name) if isinstance(namespace, str) else name)
+
+    def problem(self, path, message):
+        self.problems.append(self.document.problem(path, message, obj=self.label))
+
+    def value(self, path, default=None):
+        """The value at a dotted path ([n] for list items), or default when absent or null."""
+        current = self.document.obj
+        for part in path.replace("[", ".[").split("."):
+            if part.startswith("["):
+                index = int(part[1:-1])
+                current = current[index] if isinstance(current, list) and index < len(current) else None
+            else:
+                current = current.get(part) if isinstance(current, dict) else None
+            if current is None:
+                return default
+        return current
+
+    def typed(self, path, expected, what, default=None, required=False):
+        """The value if it has the expected type (bools are not ints); default, and a problem, if not."""
+        value = self.value(path)
+        if value is None:
+            if required:
+                self.problem(path, "is required: %s" % what)
+            return default
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
+            self.problem(path, "must be %s, found %r" % (what, value))
+            return default
+        return value
+
+    def mapping(self, path):
+        return self.typed(path, dict, "a mapping", {})
+
+    def items(self, path):
+        """(item path, item) of a list of mappings."""
+        found = []
+        for index, item in enumerate(self.typed(path, list, "a list", [])):
+            item_path = join_path(path, index)
+            if isinstance(item, dict):
+                found.append((item_path, item))
+            else:
+                self.problem(item_path, "must be a mapping, found %r" % (item,))
+        return found
+
+    def labels(self, path):
+        labels = self.mapping(path)
+        if not all(isinstance(key, str) and isinstance(value, str) for key, value in labels.items()):
+            self.problem(path, "must map label keys to string values")
+            return {}
+        return labels
+
+    def address(self, path, value):
+        """A canonical IP address, or None (a problem) when it is not one."""
+        if isinstance(value, str):
+            try:
+                return canonical_ip(value)
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                pass
+        self.problem(path, "must be an IP address, found %r" % (value,))
+        return None
+
+    def name(self):
+        return self.typed("metadata.name", str, "a string", "", required=True)
 
 
-def _node_from_api(item):
-    spec = item.get("spec") or {}
-    status = item.get("status") or {}
-    addresses = tuple(canonical_ip(entry["address"]) for entry in status.get("addresses") or ()
-                      if entry.get("type") in ("InternalIP", "ExternalIP"))
-    cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
-    return Node(item["metadata"]["name"], addresses, tuple(cidrs))
+def _as_tuple(expected):
+    return expected if isinstance(expected, tuple) else (expected,)
 
 
-def cluster_from_api_objects(items):
-    """A Cluster from Namespace, Pod and Node objects as the API returns them."""
+def _container_ports(reader, path):
+    ports = []
+    for port_path, port in reader.items(path):
+        name = reader.typed(port_path + ".name", str, "a string")
+        number = reader.typed(port_path + ".containerPort", int, "an integer port number", required=True)
+        protocol = reader.typed(port_path + ".protocol", str, "a string", "TCP")
+        if number is not None and not 1 <= number <= 65535:
+            reader.problem(port_path + ".containerPort", "must be between 1 and 65535, found %d" % number)
+        elif protocol not in PROTOCOLS:
+            reader.problem(port_path + ".protocol", "must be one of %s, found %r" % (", ".join(PROTOCOLS), protocol))
+        elif name and number is not None:
+            ports.append(ContainerPort(name, number, protocol))
+    return ports
+
+
+def _named_ports(reader):
+    """The pod's named ports: its containers', then its sidecars' (init containers that keep running),
+    in the order Kubernetes itself looks a port name up (the first match wins)."""
+    ports = []
+    for container_path, _container in reader.items("spec.containers"):
+        ports += _container_ports(reader, container_path + ".ports")
+    for container_path, _container in reader.items("spec.initContainers"):
+        if reader.typed(container_path + ".restartPolicy", str, "a string") == SIDECAR_RESTART_POLICY:
+            ports += _container_ports(reader, container_path + ".ports")
+    return tuple(ports)
+
+
+def _pod_ips(reader):
+    entries = reader.items("status.podIPs")
+    if entries:
+        texts = [(join_path(path, "ip"), entry.get("ip")) for path, entry in entries]
+    elif reader.value("status.podIP") is not None:
+        texts = [("status.podIP", reader.value("status.podIP"))]
+    else:
+        texts = []
+    return tuple(address for address in (reader.address(path, text) for path, text in texts) if address)
+
+
+def _pod(reader):
+    return Pod(reader.typed("metadata.namespace", str, "a string", "default"), reader.name(),
+               frozen_labels(reader.labels("metadata.labels")), reader.typed("spec.nodeName", str, "a string", ""),
+               _pod_ips(reader), reader.typed("spec.hostNetwork", bool, "true or false", False),
+               reader.typed("status.phase", str, "a string", "Pending"), _named_ports(reader))
+
+
+def _node(reader):
+    addresses = []
+    for path, entry in reader.items("status.addresses"):
+        if reader.typed(path + ".type", str, "a string") in NODE_ADDRESS_TYPES:
+            address = reader.address(path + ".address", entry.get("address"))
+            if address:
+                addresses.append(address)
+    cidrs = reader.typed("spec.podCIDRs", list, "a list of CIDRs", [])
+    if not cidrs and reader.value("spec.podCIDR") is not None:
+        cidrs = [reader.value("spec.podCIDR")]
+    for index, cidr in enumerate(cidrs):
+        try:
+            netaddr.IPNetwork(cidr)
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            reader.problem(join_path("spec.podCIDRs", index), "must be a CIDR, found %r" % (cidr,))
+    return Node(reader.name(), tuple(addresses), tuple(str(cidr) for cidr in cidrs))
+
+
+def _namespace(reader):
+    name = reader.name()
+    return Namespace(name, namespace_labels(name, reader.labels("metadata.labels")))
+
+
+_READERS = {"Namespace": _namespace, "Pod": _pod, "Node": _node}
+
+
+def cluster_from_documents(documents):
+    """A Cluster from Namespace, Pod and Node objects (as Documents, for located problems), or InputError."""
     namespaces = {}
     pods = []
     nodes = []
-    for item in items:
-        kind = item.get("kind")
+    problems = []
+    for document in documents:
+        kind = document.obj.get("kind")
+        reader = _ObjectReader(document, kind)
+        if not isinstance(document.obj.get("metadata"), dict):
+            reader.problem("metadata", "must be a mapping with at least name, found %r" % (document.obj.get("metadata"),))
+            problems.extend(reader.problems)
+            continue
+        found = _READERS[kind](reader)
+        problems.extend(reader.problems)
         if kind == "Namespace":
-            name = item["metadata"]["name"]
-            namespaces[name] = Namespace(name, namespace_labels(name, item["metadata"].get("labels")))
-        elif kind == "Pod":
-            pods.append(_pod_from_api(item))
-        elif kind == "Node":
-            nodes.append(_node_from_api(item))
+            namespaces[found.name] = found
+        else:
+            (pods if kind == "Pod" else nodes).append(found)
+    if problems:
+        raise InputError(problems)
     pods.sort(key=lambda pod: pod.key)
     nodes.sort(key=lambda node: node.name)
     return Cluster(namespaces, tuple(pods), tuple(nodes))
 
 
+def cluster_from_api_objects(items, source="objects"):
+    """A Cluster from API objects (each with its kind), or InputError naming each bad field."""
+    return cluster_from_documents([Document(item, "%s[%d]" % (source, index)) for index, item in enumerate(items)])
+
+
 def load_snapshot(path):
-    """kubectl get namespaces,pods,nodes,networkpolicies -A -o json: (Cluster, policies)."""
+    """kubectl get namespaces,pods,nodes,networkpolicies -A -o json: (Cluster, policies).
+    Objects of other kinds (Services, say) are left out."""
     documents, problems = read_documents(path)
     if problems:
         raise InputError(problems)
-    items = []
+    facts = []
     policy_docs = []
     for document in documents:
         for item in flatten_lists(document):
-            if isinstance(item.obj, dict) and item.obj.get("kind") == "NetworkPolicy":
+            kind = item.obj.get("kind") if isinstance(item.obj, dict) else None
+            if kind == "NetworkPolicy":
                 policy_docs.append(item)
-            elif isinstance(item.obj, dict):
-                items.append(item.obj)
+            elif kind in _READERS:
+                facts.append(item)
     policies, problems = policies_from_documents(policy_docs)
+    cluster = None
     try:
-        cluster = cluster_from_api_objects(items)
-    except (KeyError, TypeError, ValueError, netaddr.AddrFormatError) as exc:
-        problems.append(Problem(str(path), "malformed cluster object: %s" % exc))
-        cluster = None
+        cluster = cluster_from_documents(facts)
+    except InputError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
     return cluster, tuple(policies)
 
 
-CLUSTER_KINDS = (("namespaces", "Namespace"), ("pods", "Pod"), ("nodes", "Node"))
-CONVERSION_ERRORS = (KeyError, TypeError, ValueError, AttributeError) + ((netaddr.AddrFormatError,) if netaddr else ())
-
-
-def _conversion_problem(where, exc):
-    if isinstance(exc, KeyError):
-        return Problem(where, "missing field %s" % exc.args[0])
-    return Problem(where, "malformed object: %s" % exc)
-
-
 def _typed_objects(cluster, source):
-    """The objects of each list, with the kind their list implies; (items, locations, problems).
+    """The objects of each list as Documents named by where they are, with the kind their list implies.
 
     Objects listed by kubernetes.core.k8s_info or taken from a List's items may lack kind.
     """
     problems = []
-    items = []
-    locations = []
+    documents = []
     unknown = sorted(set(cluster) - {key for key, _kind in CLUSTER_KINDS})
     if unknown:
-        problems.append(Problem(source, "unknown key(s): %s (expected namespaces, pods, nodes)" % ", ".join(unknown)))
+        problems.append(Problem(source, "unknown key(s): %s (expected namespaces, pods, nodes)" % ", ".join(map(str, unknown))))
     for key, kind in CLUSTER_KINDS:
         objects = cluster.get(key) or []
         if not isinstance(objects, list):
@@ -136,26 +270,15 @@ def _typed_objects(cluster, source):
             elif obj.get("kind", kind) != kind:
                 problems.append(Problem(where, "must be a %s, not a %s" % (kind, obj.get("kind")), field="kind"))
             else:
-                items.append(dict(obj, kind=kind))
-                locations.append(where)
-    return items, locations, problems
+                documents.append(Document(dict(obj, kind=kind), where))
+    return documents, problems
 
 
 def cluster_from_dict(cluster, source="cluster"):
     """A Cluster from {namespaces, pods, nodes}: lists of API objects, or InputError."""
     if not isinstance(cluster, dict):
         raise InputError([Problem(source, "must be a mapping with the keys namespaces, pods and nodes")])
-    items, locations, problems = _typed_objects(cluster, source)
+    documents, problems = _typed_objects(cluster, source)
     if problems:
         raise InputError(problems)
-    try:
-        return cluster_from_api_objects(items)
-    except CONVERSION_ERRORS:
-        pass
-    # Convert each object alone only now, to name every malformed one and where it is.
-    for item, where in zip(items, locations):
-        try:
-            cluster_from_api_objects([item])
-        except CONVERSION_ERRORS as exc:
-            problems.append(_conversion_problem(where, exc))
-    raise InputError(problems)
+    return cluster_from_documents(documents)

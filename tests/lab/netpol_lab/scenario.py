@@ -54,6 +54,11 @@ class External:
     ips: tuple = ()
 
 
+def _port_number(value):
+    """A port is an integer 1-65535 (true is not a port, though Python counts it as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
 def lab_node(name, number):
     """The lab's addressing for the n-th node (1-based): pod CIDRs and an underlay address."""
     return Node(name, ("10.10.0.%d" % number, "fd00:10:10::%x" % number),
@@ -113,8 +118,8 @@ class _ScenarioReader:
         for index, item in enumerate(value or ()):
             where = "%s[%d]" % (path, index)
             if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
-                    or not isinstance(item.get("port"), int) or item.get("protocol", "TCP") not in PROTOCOLS:
-                self.problem(where, "a port needs name (string), port (integer) and protocol TCP, UDP or SCTP")
+                    or not _port_number(item.get("port")) or item.get("protocol", "TCP") not in PROTOCOLS:
+                self.problem(where, "a port needs name (string), port (an integer 1-65535) and protocol TCP, UDP or SCTP")
                 continue
             ports.append(ContainerPort(item["name"], item["port"], item.get("protocol", "TCP")))
         return tuple(ports)
@@ -163,7 +168,10 @@ class _ScenarioReader:
             if node is None:
                 self.problem(path + ".node", "unknown node %r" % node_name)
                 continue
-            host_network = bool(spec.get("hostNetwork", False))
+            host_network = spec.get("hostNetwork", False)
+            if not isinstance(host_network, bool):
+                self.problem(path + ".hostNetwork", "must be true or false")
+                host_network = False
             if "ips" in spec:
                 ips = self.ips(path + ".ips", spec["ips"])
             elif host_network:
@@ -183,9 +191,9 @@ class _ScenarioReader:
         probes = []
         for index, item in enumerate(value or ()):
             path = "probes[%d]" % index
-            if not isinstance(item, dict) or item.get("protocol") not in PROTOCOLS \
-                    or not isinstance(item.get("port"), int) or item.get("family", 4) not in (4, 6):
-                self.problem(path, "a probe needs protocol TCP, UDP or SCTP, an integer port, and family 4 or 6")
+            if not isinstance(item, dict) or item.get("protocol") not in PROTOCOLS or not _port_number(item.get("port")) \
+                    or item.get("family", 4) not in (4, 6):
+                self.problem(path, "a probe needs protocol TCP, UDP or SCTP, a port (an integer 1-65535), and family 4 or 6")
                 continue
             probes.append(Probe(item["protocol"], item["port"], item.get("family", 4)))
         if not probes:

@@ -195,6 +195,16 @@ class TestScenarioProblems:
         fields = sorted(problem.field for problem in problems)
         assert fields == ["pods.nameless", "pods.x/a.node", "pods.y/b", "probes"]
 
+    @pytest.mark.parametrize("port", ["70000", "-1", "0", "true", "'80'"])
+    def test_probe_ports_must_be_port_numbers(self, tmp_path, port):
+        problems = problems_of(tmp_path, "namespaces: {x: {}}\nprobes: [{protocol: TCP, port: %s}]\n" % port)
+        # The bad probe is named; with no valid probe left, the scenario also says it needs one.
+        assert [problem.field for problem in problems] == ["probes[0]", "probes"]
+
+    def test_host_network_must_be_a_boolean(self, tmp_path):
+        problems = problems_of(tmp_path, "namespaces: {x: {}}\npods: {x/a: {hostNetwork: 'false'}}\n" + PROBES)
+        assert [problem.field for problem in problems] == ["pods.x/a.hostNetwork"]
+
     def test_too_many_pods_for_automatic_addresses(self, tmp_path):
         pods = ", ".join("x/p%d: {}" % number for number in range(241))
         problems = problems_of(tmp_path, "namespaces: {x: {}}\npods: {%s}\n%s" % (pods, PROBES))

@@ -127,7 +127,7 @@ def test_a_manifest_without_namespace_takes_the_default_namespace():
     ({"cluster": dict(CLUSTER, pods=[{"kind": "Node", "metadata": {"name": "node-1"}}])},
      "x/a", "x/b", "TCP/80", "cluster.pods[0]: kind: must be a Pod, not a Node"),
     ({"cluster": dict(CLUSTER, pods=[{"metadata": {"namespace": "x"}}])},
-     "x/a", "x/b", "TCP/80", "cluster.pods[0]: missing field name"),
+     "x/a", "x/b", "TCP/80", "cluster.pods[0]: Pod x/(no name): metadata.name: is required"),
 ])
 def test_bad_input_is_refused_with_a_precise_message(data, source, destination, protocol_port, message):
     with pytest.raises(AnsibleFilterError) as raised:

@@ -166,7 +166,7 @@ def test_every_problem_of_every_source_is_reported_at_once(run):
     assert (BAD_PORT, "spec.ingress[0].ports[0].port") in located
     assert (missing, "") in located
     assert ("policy_objects[0]", "kind") in located
-    assert ("cluster.nodes[0]", "") in located
+    assert ("cluster.nodes[0]", "metadata") in located
     assert len(result["msg"].splitlines()) == len(result["problems"])
 
 

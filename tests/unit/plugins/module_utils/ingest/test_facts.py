@@ -123,3 +123,70 @@ class TestSnapshot:
         with pytest.raises(InputError) as caught:
             load_snapshot(path)
         assert "malformed" in str(caught.value)
+
+
+def located(tmp_path, items):
+    """The problems of a snapshot holding these items, as (line, object, field, message)."""
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=1))
+    with pytest.raises(InputError) as caught:
+        load_snapshot(path)
+    assert all(problem.file == str(path) for problem in caught.value.problems)
+    return [(problem.line, problem.obj, problem.field, problem.message) for problem in caught.value.problems]
+
+
+def pod_object(spec=None, status=None, metadata=None):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata or {"name": "web", "namespace": "shop"},
+            "spec": spec or {"nodeName": "n1"}, "status": status or {"phase": "Running", "podIP": "10.244.1.5"}}
+
+
+class TestFactsAreTypeChecked:
+    """A wrong type is a problem with its file, line, object and field, never read by truthiness."""
+
+    def test_host_network_written_as_a_string_is_a_problem_not_true(self, tmp_path):
+        [(line, obj, field, message)] = located(tmp_path, [pod_object(spec={"nodeName": "n1", "hostNetwork": "false"})])
+        assert (obj, field) == ("Pod shop/web", "spec.hostNetwork") and line is not None
+        assert "true or false" in message and "'false'" in message
+
+    def test_metadata_that_is_not_a_mapping_is_a_problem_not_a_traceback(self, tmp_path):
+        [(line, obj, field, message)] = located(tmp_path, [dict(pod_object(), metadata="web")])
+        assert (obj, field) == ("Pod (no name)", "metadata") and "mapping" in message
+
+    def test_container_ports_are_checked(self, tmp_path):
+        spec = {"nodeName": "n1", "containers": [{"name": "c", "ports": [
+            {"name": "http", "containerPort": 70000}, {"name": "dns", "containerPort": 53, "protocol": "udp"},
+            {"name": "bool", "containerPort": True}]}]}
+        fields = [(field, message) for _line, _obj, field, message in located(tmp_path, [pod_object(spec=spec)])]
+        assert [field for field, _message in fields] == [
+            "spec.containers[0].ports[0].containerPort", "spec.containers[0].ports[1].protocol",
+            "spec.containers[0].ports[2].containerPort"]
+        assert "between 1 and 65535" in fields[0][1] and "TCP, UDP, SCTP" in fields[1][1]
+
+    def test_addresses_and_pod_cidrs_must_parse(self, tmp_path):
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}, "spec": {"podCIDRs": ["10.244.1.0/33"]},
+                "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.300"}]}}
+        found = located(tmp_path, [node, pod_object(status={"phase": "Running", "podIPs": [{"ip": "fd00::zz"}]})])
+        assert [(obj, field) for _line, obj, field, _message in found] == [
+            ("Node n1", "status.addresses[0].address"), ("Node n1", "spec.podCIDRs[0]"), ("Pod shop/web", "status.podIPs[0].ip")]
+
+    def test_labels_must_be_strings(self, tmp_path):
+        [(_line, obj, field, _message)] = located(tmp_path, [pod_object(metadata={"name": "web", "namespace": "shop",
+                                                                                  "labels": {"replicas": 3}})])
+        assert (obj, field) == ("Pod shop/web", "metadata.labels")
+
+
+def test_sidecar_containers_name_ports_after_the_main_containers(tmp_path):
+    """Kubernetes looks a port name up in the containers, then in init containers that keep running
+    (restartPolicy: Always, the sidecars); plain init containers have finished and count for nothing."""
+    spec = {"nodeName": "n1",
+            "containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 8080}]}],
+            "initContainers": [
+                {"name": "proxy", "restartPolicy": "Always", "ports": [{"name": "http", "containerPort": 15001},
+                                                                        {"name": "admin", "containerPort": 15000}]},
+                {"name": "migrate", "ports": [{"name": "db", "containerPort": 5432}]}]}
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod_object(spec=spec)]}))
+    [pod] = load_snapshot(path)[0].pods
+    assert pod.named_port("http", "TCP") == 8080
+    assert pod.named_port("admin", "TCP") == 15000
+    assert pod.named_port("db", "TCP") is None
