@@ -21,7 +21,9 @@ def ipblock_cidrs(ipblock):
     """Sorted canonical CIDRs whose union is cidr minus every except, and nothing more."""
     if netaddr is None:
         raise AnsibleError("kubenet.netpol.ipblock_cidrs requires the Python library netaddr on the controller")
-    problems = validate_ip_block(Document(ipblock, "ipblock"), "", ipblock)
+    # Host bits set and the like are warnings: the block still means the CIDRs returned.
+    problems = [problem for problem in validate_ip_block(Document(ipblock, "ipblock"), "", ipblock)
+                if problem.severity == "error"]
     if problems:
         raise AnsibleFilterError("ipblock_cidrs: invalid ipBlock:\n%s" % "\n".join(str(problem) for problem in problems))
     return [str(network) for network in block_cidrs(ipblock)]

@@ -26,7 +26,8 @@ def _labels(labels):
 def selector_match(labels, selector):
     """True when the selector (matchLabels and matchExpressions, ANDed) selects the labels."""
     labels = _labels(labels)
-    problems = validate_label_selector(Document(selector, "selector"), "", selector)
+    problems = [problem for problem in validate_label_selector(Document(selector, "selector"), "", selector)
+                if problem.severity == "error"]
     if problems:
         raise AnsibleFilterError("selector_match: invalid selector:\n%s" % "\n".join(str(problem) for problem in problems))
     return selector_matches(selector_from_manifest(selector), labels)

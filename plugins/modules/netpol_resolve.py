@@ -93,6 +93,15 @@ options:
         as C(kubectl apply) would use the current namespace.
     type: str
     default: default
+  strict:
+    description:
+      - Manifests are validated as the API server of Kubernetes 1.34 validates them. What it accepts
+        with a warning, or reads differently than it is written (a CIDR with host bits set, a null rule
+        read as C({}), a missing C(spec.podSelector)), is reported as a warning with its line and
+        enforced as the API server reads it, unless O(strict) is true, which makes every such
+        warning an error.
+    type: bool
+    default: false
   nodes:
     description:
       - Return the plan of these nodes only (the counts and warnings still describe the whole cluster).
@@ -211,6 +220,21 @@ counts:
   returned: success
   type: dict
   sample: {policies: 12, pods: 40, nodes: 3, isolated_ingress: 9, isolated_egress: 4}
+input_warnings:
+  description:
+    - What the API server accepts but probably means something else than written (a CIDR with host
+      bits set, a null rule read as C({})), each located like RV(problems); also shown as warnings.
+      With O(strict=true) these are errors instead.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - file: policies/web.yaml
+      line: 14
+      obj: x/allow-web
+      field: spec.ingress[0].from[0].ipBlock.cidr
+      message: '"10.0.0.1/24" has host bits set: the API server reads it as 10.0.0.0/24 ...'
+      severity: warning
 problems:
   description:
     - Every problem of the input, when the module fails because the input is invalid.
@@ -226,6 +250,7 @@ problems:
       obj: x/allow-web
       field: spec.ingress[0].ports[0].port
       message: must be between 1 and 65535
+      severity: error
 """
 
 import traceback
@@ -263,13 +288,14 @@ def argument_spec():
         "cluster": {"type": "dict", "options": {key: dict(object_list) for key in ("namespaces", "pods", "nodes")}},
         "default_namespace": {"type": "str", "default": "default"},
         "nodes": {"type": "list", "elements": "str"},
+        "strict": {"type": "bool", "default": False},
     }
 
 
-def load_inputs(params):
+def load_inputs(params, warnings):
     """(cluster, policies) from the module options, or InputError with every problem."""
     return load_sources(params["policies"], params["policy_objects"], params["snapshot"], params["cluster"],
-                        params["default_namespace"])
+                        params["default_namespace"], strict=params["strict"], warnings=warnings)
 
 
 def main():
@@ -284,10 +310,13 @@ def main():
     if YAML_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
 
+    input_warnings = []
     try:
-        cluster, policies = load_inputs(module.params)
+        cluster, policies = load_inputs(module.params, input_warnings)
     except InputError as exc:
         module.fail_json(msg=str(exc), problems=problem_dicts(exc.problems))
+    for warning in input_warnings:
+        module.warn(str(warning))
 
     plan = build_plan(cluster, policies)
     if module.params["nodes"] is not None:
@@ -297,7 +326,7 @@ def main():
         plan = restrict_nodes(plan, module.params["nodes"])
     for warning in plan["warnings"]:
         module.warn(warning)
-    module.exit_json(changed=False, plan=plan, counts=plan["counts"])
+    module.exit_json(changed=False, plan=plan, counts=plan["counts"], input_warnings=problem_dicts(input_warnings))
 
 
 if __name__ == "__main__":

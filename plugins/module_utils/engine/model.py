@@ -174,10 +174,16 @@ def selector_from_manifest(obj):
     if obj is None:
         return None
     expressions = tuple(
-        Requirement(item["key"], item["operator"], tuple(sorted(item.get("values") or ())))
+        Requirement(item["key"], item["operator"], tuple(sorted(_api_string(value) for value in item.get("values") or ())))
         for item in obj.get("matchExpressions") or ()
     )
-    return LabelSelector(frozen_labels(obj.get("matchLabels")), tuple(sorted(expressions, key=repr)))
+    labels = {key: _api_string(value) for key, value in (obj.get("matchLabels") or {}).items()}
+    return LabelSelector(frozen_labels(labels), tuple(sorted(expressions, key=repr)))
+
+
+def _api_string(value):
+    """A string field as the API server decodes it: null is the empty string."""
+    return "" if value is None else value
 
 
 def canonical_cidr(text):
@@ -186,7 +192,8 @@ def canonical_cidr(text):
 
 
 def peer_from_manifest(obj):
-    if "ipBlock" in obj:
+    """A null field is absent, as the API server reads it."""
+    if obj.get("ipBlock") is not None:
         block = obj["ipBlock"]
         return IPBlockPeer(canonical_cidr(block["cidr"]),
                            tuple(sorted(canonical_cidr(cut) for cut in block.get("except") or ())))
@@ -195,6 +202,8 @@ def peer_from_manifest(obj):
 
 
 def port_from_manifest(obj):
+    """A null entry is {}: every TCP port, as the API server reads it."""
+    obj = obj or {}
     return PortSpec(obj.get("protocol") or "TCP", obj.get("port"), obj.get("endPort"))
 
 
@@ -216,7 +225,7 @@ def default_policy_types(spec):
 def policy_from_manifest(obj, default_namespace="default", source=""):
     """A validated NetworkPolicy manifest as a Policy, with the API defaults applied."""
     metadata = obj["metadata"]
-    spec = obj["spec"]
+    spec = obj.get("spec") or {}  # absent or null: {}, as the API server reads it
     return Policy(
         namespace=metadata.get("namespace") or default_namespace,
         name=metadata["name"],

@@ -222,7 +222,7 @@ def cluster_from_api_objects(items, source="objects"):
     return cluster_from_documents([Document(item, "%s[%d]" % (source, index)) for index, item in enumerate(items)])
 
 
-def load_snapshot(path):
+def load_snapshot(path, strict=False, warnings=None):
     """kubectl get namespaces,pods,nodes,networkpolicies -A -o json: (Cluster, policies).
     Objects of other kinds (Services, say) are left out."""
     documents, problems = read_documents(path)
@@ -237,7 +237,10 @@ def load_snapshot(path):
                 policy_docs.append(item)
             elif kind in _READERS:
                 facts.append(item)
-    policies, problems = policies_from_documents(policy_docs)
+    policies, problems = policies_from_documents(policy_docs, strict=strict, warnings=warnings)
+    if not facts:
+        problems.append(Problem(str(path), "holds no Namespace, Pod or Node object: expected the output of"
+                                " kubectl get namespaces,pods,nodes,networkpolicies -A -o json"))
     cluster = None
     try:
         cluster = cluster_from_documents(facts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import replace
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.gc_pause import without_cycle_collection
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
@@ -53,13 +54,16 @@ def flatten_lists(document):
     return [document]
 
 
-def policies_from_documents(documents, default_namespace="default"):
-    """Validate and convert; (policies, problems), duplicates of namespace/name included."""
+def policies_from_documents(documents, default_namespace="default", strict=False, warnings=None):
+    """Validate and convert; (policies, problems), duplicates of namespace/name included.
+
+    What the API server accepts but warns about goes to warnings (a list, when given); with strict,
+    it is a problem like any other."""
     problems = []
     policies = []
     seen = {}
     for document in documents:
-        found = validate_policy(document, default_namespace)
+        found = _severe(validate_policy(document, default_namespace), strict, warnings)
         if found:
             problems.extend(found)
             continue
@@ -76,6 +80,19 @@ def policies_from_documents(documents, default_namespace="default"):
     return policies, problems
 
 
+def _severe(found, strict, warnings):
+    """The problems that stop the run; warnings are set aside, or with strict made errors."""
+    severe = []
+    for problem in found:
+        if problem.severity == "error":
+            severe.append(problem)
+        elif strict:
+            severe.append(replace(problem, severity="error", message=problem.message + " (an error with strict validation)"))
+        elif warnings is not None:
+            warnings.append(problem)
+    return severe
+
+
 def load_documents(paths):
     """Every manifest document under the paths, Lists flattened; (documents, problems)."""
     files, problems = manifest_files(paths)
@@ -88,23 +105,23 @@ def load_documents(paths):
     return documents, problems
 
 
-def load_policies(paths, default_namespace="default"):
+def load_policies(paths, default_namespace="default", strict=False, warnings=None):
     """All NetworkPolicies under the paths, or InputError with every problem found."""
     with without_cycle_collection():
         documents, problems = load_documents(paths)
-        policies, policy_problems = policies_from_documents(documents, default_namespace)
+        policies, policy_problems = policies_from_documents(documents, default_namespace, strict, warnings)
     problems.extend(policy_problems)
     if problems:
         raise InputError(problems)
     return tuple(policies)
 
 
-def policies_from_objects(objects, source, default_namespace="default"):
+def policies_from_objects(objects, source, default_namespace="default", strict=False, warnings=None):
     """Policies given as already-parsed objects (module arguments, filter input)."""
     documents = []
     for index, obj in enumerate(objects):
         documents.extend(flatten_lists(Document(obj, "%s[%d]" % (source, index))))
-    policies, problems = policies_from_documents(documents, default_namespace)
+    policies, problems = policies_from_documents(documents, default_namespace, strict, warnings)
     if problems:
         raise InputError(problems)
     return tuple(policies)

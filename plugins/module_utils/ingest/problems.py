@@ -17,6 +17,7 @@ class Problem:
     obj: str = ""
     field: str = ""
     line: int | None = None
+    severity: str = "error"  # or "warning": the API server accepts it, but it probably means something else
 
     def __str__(self):
         where = self.file if self.line is None else "%s:%d" % (self.file, self.line)
@@ -25,6 +26,8 @@ class Problem:
             parts.append(self.obj)
         if self.field:
             parts.append(self.field)
+        if self.severity != "error":
+            parts.append(self.severity)
         return ": ".join(parts + [self.message])
 
 

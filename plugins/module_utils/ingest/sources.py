@@ -31,16 +31,17 @@ class _Collector:
 
 
 def load_sources(policy_paths=(), policy_objects=(), snapshot=None, cluster=None, default_namespace="default",
-                 objects_source="policy_objects"):
+                 objects_source="policy_objects", strict=False, warnings=None):
     """(cluster, policies), or InputError with every problem. The facts come from snapshot when given,
-    else from cluster ({namespaces, pods, nodes} of API objects); a snapshot's policies join the others."""
+    else from cluster ({namespaces, pods, nodes} of API objects); a snapshot's policies join the others.
+    What the API server accepts with a warning goes to warnings (a list), or with strict is an error."""
     collect = _Collector()
     groups = [
-        collect.run(load_policies, list(policy_paths), default_namespace) or (),
-        collect.run(policies_from_objects, list(policy_objects), objects_source, default_namespace) or (),
+        collect.run(load_policies, list(policy_paths), default_namespace, strict, warnings) or (),
+        collect.run(policies_from_objects, list(policy_objects), objects_source, default_namespace, strict, warnings) or (),
     ]
     if snapshot:
-        facts, snapshot_policies = collect.run(load_snapshot, snapshot) or (None, ())
+        facts, snapshot_policies = collect.run(load_snapshot, snapshot, strict, warnings) or (None, ())
         groups.append(snapshot_policies)
     else:
         facts = collect.run(cluster_from_dict, cluster)

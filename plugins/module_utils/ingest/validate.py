@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to kubenet.netpol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Validation of networking.k8s.io/v1 NetworkPolicy manifests, as strict as the API server.
+"""Validation of networking.k8s.io/v1 NetworkPolicy manifests, as the API server of Kubernetes 1.34
+validates them with strict field validation (kubectl's default).
 
 A policy the API server would refuse must never reach a node, and a field the server would
-drop (an unknown or misplaced key) must not silently change what is allowed. Every problem of
-a document is reported at once, each with its API field path, and no input shape raises.
-Beyond the server, null where a rule, peer, port or peer selector is expected is refused too:
-the server reads it as empty or absent, which silently widens or narrows what the policy allows.
+drop (an unknown or misplaced key) must not silently change what is allowed. What the server
+accepts but probably means something else than its author thinks (a null rule is read as {}, a
+CIDR with host bits set is read without them) is a warning with its line; the `strict` option of
+the callers turns warnings into errors. Every problem of a document is reported at once, each
+with its API field path, and no input shape raises.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ except ImportError:  # pragma: no cover - reported by the module and filters tha
     netaddr = None
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import POLICY_TYPES
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import Problem
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import join_path
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
 
@@ -29,7 +32,12 @@ API_VERSION = "networking.k8s.io/v1"
 KIND = "NetworkPolicy"
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
-TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec", "status")
+TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")  # status was removed in Kubernetes 1.28
+MAX_ANNOTATIONS_BYTES = 256 * 1024  # keys and values together, as the API server counts them
+OWNER_REFERENCE_FIELDS = {"apiVersion": str, "kind": str, "name": str, "uid": str, "controller": bool,
+                          "blockOwnerDeletion": bool}
+OWNER_REFERENCE_REQUIRED = ("apiVersion", "kind", "name", "uid")
+LIST_FIELDS_CHECKED_BY_ITEM = ("finalizers", "ownerReferences", "managedFields")
 SPEC_FIELDS = ("podSelector", "ingress", "egress", "policyTypes")
 PEER_FIELDS = ("podSelector", "namespaceSelector", "ipBlock")
 IPBLOCK_FIELDS = ("cidr", "except")
@@ -131,6 +139,11 @@ class _Report:
 
     def add(self, path, message):
         self.problems.append(self.document.problem(path, message, self.label))
+
+    def warn(self, path, message):
+        """Accepted by the API server, but probably not what the author meant."""
+        problem = self.document.problem(path, message, self.label)
+        self.problems.append(Problem(problem.file, message, problem.obj, problem.field, problem.line, "warning"))
 
     def wrong_type(self, path, value, expected):
         self.add(path, "must be %s, found %s" % (expected, described(value)))
@@ -254,7 +267,7 @@ def _check_label_map(report, path, labels):
             for error in qualified_name_errors(key):
                 report.add(key_path, "key %s %s" % (show(key), error))
         if value is None:
-            report.add(key_path, "label value must be a string, found null: write \"\" for an empty value")
+            report.warn(key_path, "label value null is read as \"\" by the API server: write \"\" if that is meant")
         elif not isinstance(value, str):
             report.add(key_path, "label value must be a string, found %s: quote it (%s)" % (described(value), show(show(value))))
         else:
@@ -330,6 +343,8 @@ def _check_metadata(report, metadata):
         return
     _check_fields(report, "metadata", metadata, tuple(METADATA_TYPES), "metadata")
     for key, (types, expected) in METADATA_TYPES.items():
+        if key in LIST_FIELDS_CHECKED_BY_ITEM:
+            continue
         value = metadata.get(key)
         if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
             report.wrong_type(join_path("metadata", key), value, expected)
@@ -353,6 +368,33 @@ def _check_metadata(report, metadata):
                 report.add(key_path, "annotation key %s %s" % (show(key), error))
         if not isinstance(value, str):
             report.add(key_path, "annotation value must be a string, found %s: quote it (%s)" % (described(value), show(show(value))))
+    if isinstance(annotations, dict):
+        size = sum(len(str(key).encode()) + len(str(value).encode()) for key, value in annotations.items())
+        if size > MAX_ANNOTATIONS_BYTES:
+            report.add("metadata.annotations", "annotations take %d bytes: the API server allows %d in all"
+                       % (size, MAX_ANNOTATIONS_BYTES))
+    for item_path, finalizer in _string_items(report, "metadata.finalizers", metadata.get("finalizers"), "finalizer names"):
+        for error in qualified_name_errors(finalizer):
+            report.add(item_path, "finalizer %s %s" % (show(finalizer), error))
+    for item_path, reference in _items(report, "metadata.ownerReferences", metadata.get("ownerReferences"), "owner references"):
+        _check_owner_reference(report, item_path, reference)
+    for item_path, entry in _items(report, "metadata.managedFields", metadata.get("managedFields"), "managed field entries"):
+        if not isinstance(entry, dict):
+            report.wrong_type(item_path, entry, "a mapping")
+
+
+def _check_owner_reference(report, path, reference):
+    if not isinstance(reference, dict):
+        report.wrong_type(path, reference, "a mapping (apiVersion, kind, name, uid)")
+        return
+    _check_fields(report, path, reference, tuple(OWNER_REFERENCE_FIELDS), "an owner reference")
+    for name, expected in OWNER_REFERENCE_FIELDS.items():
+        value = reference.get(name)
+        if value is None:
+            if name in OWNER_REFERENCE_REQUIRED:
+                report.add(join_path(path, name), "%s is required in an owner reference" % name)
+        elif not isinstance(value, expected):
+            report.wrong_type(join_path(path, name), value, "a string" if expected is str else "true or false")
 
 
 def _check_cidr(report, path, value):
@@ -373,6 +415,13 @@ def _check_cidr(report, path, value):
     if network is None:
         report.add(path, "%s is not a valid CIDR: expected an IPv4 or IPv6 address, '/', and a prefix length "
                    "(e.g. 10.0.0.0/24, 2001:db8::/64)" % show(value))
+        return None
+    if network.version == 6 and network.ip.is_ipv4_mapped():
+        report.warn(path, "%s is an IPv4-mapped IPv6 CIDR: the API server warns that it is ambiguous (and rejects it"
+                    " under strict validation); write the IPv4 CIDR" % show(value))
+    elif network.ip != network.network:
+        report.warn(path, "%s has host bits set: the API server reads it as %s, warns that it is ambiguous (and rejects"
+                    " it under strict validation); write %s" % (show(value), network.cidr, network.cidr))
     return network
 
 
@@ -420,6 +469,9 @@ def _check_protocol(report, path, protocol):
 
 
 def _check_port(report, path, entry):
+    if entry is None:
+        report.warn(path, "a null port entry is read as {} by the API server: every TCP port; write {} if that is meant")
+        return
     if not isinstance(entry, dict):
         report.wrong_type(path, entry, "a mapping (protocol, port, endPort; {} means every TCP port)")
         return
@@ -458,21 +510,26 @@ def _check_peer(report, path, peer):
         _check_ports(report, join_path(path, "ports"), peer["ports"])
     for name in ("podSelector", "namespaceSelector"):
         if name in peer and peer[name] is None:
-            report.add(join_path(path, name), "%s is null, which the API reads as absent: write {} to select all, "
-                       "or remove the field" % name)
+            report.warn(join_path(path, name), "%s is null, which the API reads as absent (not as {}, which selects all):"
+                        " remove the field, or write {}" % name)
         elif name in peer:
             _check_selector(report, join_path(path, name), peer[name])
-    if "ipBlock" in peer:
+    if peer.get("ipBlock") is not None:
         _check_ip_block(report, join_path(path, "ipBlock"), peer["ipBlock"])
-    present = [name for name in PEER_FIELDS if name in peer]
+    present = [name for name in PEER_FIELDS if peer.get(name) is not None]
     if not present:
-        report.add(path, "a peer must set podSelector, namespaceSelector or ipBlock, found %s" % show(peer))
+        report.add(path, "a peer must set podSelector, namespaceSelector or ipBlock (null counts as absent), found %s"
+                   % show(peer))
     elif "ipBlock" in present and len(present) > 1:
         report.add(path, "ipBlock may not be combined with %s in one peer: write them as separate peers"
                    % " or ".join(name for name in present if name != "ipBlock"))
 
 
 def _check_rule(report, path, rule, peers_field, other_field):
+    if rule is None:
+        report.warn(path, "a null rule is read as {} by the API server, which allows every %s on every port: write {}"
+                    " if that is meant" % ("source" if peers_field == "from" else "destination"))
+        return
     if not isinstance(rule, dict):
         report.wrong_type(path, rule, "a rule mapping (%s, ports; {} allows everything)" % peers_field)
         return
@@ -497,23 +554,24 @@ def _check_policy_types(report, types):
         if name not in POLICY_TYPES:
             report.add(item_path, "policy type %s is not supported: %s" % (show(name), one_of(name, POLICY_TYPES)))
         elif name in seen:
-            report.add(item_path, "policy type %s is listed twice" % show(name))
+            report.warn(item_path, "policy type %s is listed twice (the API server accepts it)" % show(name))
         else:
             seen.add(name)
 
 
 def _check_spec(report, spec):
     if spec is None:
-        report.add("spec", "spec is required, with at least spec.podSelector ({} selects every pod of the namespace)")
+        report.warn("spec", "no spec: the API server reads it as {}, which isolates every pod of the namespace for"
+                    " ingress and allows nothing in; write spec: {podSelector: {}} if that is meant")
         return
     if not isinstance(spec, dict):
         report.wrong_type("spec", spec, "a mapping (podSelector, ingress, egress, policyTypes)")
         return
     _check_fields(report, "spec", spec, SPEC_FIELDS, "spec")
-    if "podSelector" not in spec:
-        report.add("spec.podSelector", "spec.podSelector is required: {} selects every pod of the namespace")
-    elif spec["podSelector"] is None:
-        report.add("spec.podSelector", "spec.podSelector is null: write {} to select every pod of the namespace")
+    if spec.get("podSelector") is None:
+        report.warn("spec.podSelector", "spec.podSelector is %s: the API server reads it as {}, which selects every pod"
+                    " of the namespace; write podSelector: {} if that is meant"
+                    % ("null" if "podSelector" in spec else "missing"))
     else:
         _check_selector(report, "spec.podSelector", spec["podSelector"])
     _check_policy_types(report, spec.get("policyTypes"))
@@ -563,7 +621,4 @@ def validate_policy(document, default_namespace="default"):
         _check_fields(report, "", obj, TOP_FIELDS, "a NetworkPolicy")
         _check_metadata(report, obj.get("metadata"))
         _check_spec(report, obj.get("spec"))
-        status = obj.get("status")
-        if status is not None and not isinstance(status, dict):
-            report.wrong_type("status", status, "a mapping")
     return report.problems

@@ -237,3 +237,38 @@ def test_missing_netaddr_is_reported_as_a_missing_library(run, monkeypatch):
     assert result["failed"] is True
     assert "netaddr" in result["msg"]
     assert "plan" not in result
+
+
+HOST_BITS = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-office, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  ingress:
+  - from:
+    - ipBlock: {cidr: 10.20.30.40/16}
+"""
+
+
+def test_what_the_api_accepts_with_a_warning_is_enforced_as_it_reads_it_and_warned_about(run, tmp_path):
+    path = tmp_path / "office.yaml"
+    path.write_text(HOST_BITS)
+    result = run({"policies": [str(path)], "cluster": CLUSTER})
+    assert result["failed"] is False
+    [warning] = result["input_warnings"]
+    assert (warning["file"], warning["line"], warning["obj"], warning["field"], warning["severity"]) == (
+        str(path), 8, "x/from-office", "spec.ingress[0].from[0].ipBlock.cidr", "warning")
+    assert any("10.20.0.0/16" in text for text in result["warnings"])
+    # Enforced as the API server reads it: the network, host bits cleared.
+    [clause] = result["plan"]["policies"]["x/from-office"]["ingress"][0]["clauses"]
+    assert clause["peers"]["ip_blocks"] == [{"cidr": "10.20.0.0/16", "except": []}]
+
+
+def test_strict_makes_every_warning_an_error(run, tmp_path):
+    path = tmp_path / "office.yaml"
+    path.write_text(HOST_BITS)
+    result = run({"policies": [str(path)], "cluster": CLUSTER, "strict": True})
+    assert result["failed"] is True and "plan" not in result
+    [problem] = result["problems"]
+    assert problem["severity"] == "error" and "strict" in problem["message"] and problem["line"] == 8

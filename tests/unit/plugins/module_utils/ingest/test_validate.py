@@ -45,6 +45,17 @@ def spec_problems(body):
     return problems_of(HEADER + textwrap.indent(textwrap.dedent(body), "  "))
 
 
+def errors(problems):
+    return [problem for problem in problems if problem.severity == "error"]
+
+
+def warning_at(problems, field, line, *fragments):
+    """The one problem at field, which must be a warning (the API server accepts what it names)."""
+    problem = assert_problem(problems, field, line, *fragments)
+    assert problem.severity == "warning", str(problem)
+    return problem
+
+
 def find(problems, field):
     found = [problem for problem in problems if problem.field == field]
     assert len(found) == 1, "expected one problem at %s, got:\n%s" % (field, "\n".join(map(str, problems)))
@@ -116,9 +127,9 @@ def test_the_default_namespace_names_the_policy_in_problems():
     assert problem.obj == "team-a/web"
 
 
-def test_status_is_accepted_as_the_api_ignores_it_on_create():
+def test_status_is_an_unknown_field_since_kubernetes_1_28():
     text = HEADER + "  podSelector: {}\nstatus: {}\n"
-    assert problems_of(text) == []
+    assert_only(problems_of(text), "status", 8, 'unknown field "status"')
 
 
 def test_an_unknown_top_level_field_is_an_error_with_a_hint_when_it_belongs_under_spec():
@@ -211,28 +222,29 @@ def test_labels_must_be_a_mapping():
 
 # --- spec ---------------------------------------------------------------------------------------
 
-def test_spec_is_required():
-    assert_only(problems_of(HEADER.replace("spec:\n", "")), "spec", 1, "spec is required", "podSelector")
+def test_a_missing_spec_is_accepted_with_a_warning_saying_what_it_means():
+    [problem] = problems_of(HEADER.replace("spec:\n", ""))
+    warning_at([problem], "spec", 1, "isolates every pod of the namespace for ingress")
 
 
 def test_spec_must_be_a_mapping():
     assert_only(problems_of(HEADER.replace("spec:\n", "spec: [podSelector]\n")), "spec", 6, "a mapping", '["podSelector"]')
 
 
-def test_spec_pod_selector_is_required():
+def test_a_missing_spec_pod_selector_selects_every_pod_as_the_api_defaults_it_with_a_warning():
     text = HEADER.replace("spec:\n", "spec: {policyTypes: [Ingress]}\n")
-    assert_only(problems_of(text), "spec.podSelector", 6, "spec.podSelector is required", "{}")
+    warning_at(problems_of(text), "spec.podSelector", 6, "missing", "selects every pod", "podSelector: {}")
 
 
-def test_a_null_spec_pod_selector_is_an_error_that_suggests_braces():
-    assert_only(spec_problems("podSelector:\n"), "spec.podSelector", 7, "null", "write {}")
+def test_a_null_spec_pod_selector_is_a_warning_that_suggests_braces():
+    warning_at(spec_problems("podSelector:\n"), "spec.podSelector", 7, "null", "podSelector: {}")
 
 
 def test_an_unknown_spec_field_is_an_error():
     problems = problems_of(HEADER.replace("spec:\n", "spec: {podselector: {}}\n"))
     assert len(problems) == 2
     assert_problem(problems, "spec.podselector", 6, 'unknown field "podselector"', "podSelector")
-    assert_problem(problems, "spec.podSelector", 6, "required")
+    warning_at(problems, "spec.podSelector", 6, "missing")
 
 
 @pytest.mark.parametrize("body, field, line, fragments", [
@@ -376,8 +388,8 @@ def test_end_port_requires_a_numeric_port():
     assert_only(ports_problems("{port: http, endPort: 90}"), PORT + ".endPort", 9, "numeric port", '"http"')
 
 
-def test_a_null_port_entry_is_rejected():
-    assert_only(ports_problems("null"), PORT, 9, "found null", "{}")
+def test_a_null_port_entry_is_read_as_every_tcp_port_with_a_warning():
+    warning_at(ports_problems("null"), PORT, 9, "every TCP port", "{}")
 
 
 # --- peers and ipBlock --------------------------------------------------------------------------
@@ -404,8 +416,12 @@ def test_ip_block_with_a_selector_in_one_peer_is_an_error(selector):
     assert "separate peers" in problem.message
 
 
-def test_a_null_selector_in_a_peer_is_an_error_that_explains_the_difference_with_braces():
-    assert_only(peer_problems("{namespaceSelector: null}"), PEER + ".namespaceSelector", 9, "null", "write {}")
+def test_a_null_selector_in_a_peer_is_absent_with_a_warning_that_explains_the_difference_with_braces():
+    problems = peer_problems("{namespaceSelector: null}")
+    warning_at(problems, PEER + ".namespaceSelector", 9, "null", "absent", "write {}")
+    # Nothing else is set, so the peer is empty, which the API server refuses.
+    assert_problem(problems, PEER, 9, "must set", "null counts as absent")
+    warning_at(peer_problems("{podSelector: {}, namespaceSelector: null}"), PEER + ".namespaceSelector", 9, "absent")
 
 
 @pytest.mark.parametrize("block", ["{}", "{cidr: ''}", "{cidr: null, except: []}"])
@@ -419,9 +435,18 @@ def test_ip_block_cidr_must_be_a_cidr(cidr):
     assert_only(peer_problems("{ipBlock: {cidr: '%s'}}" % cidr), PEER + ".ipBlock.cidr", 9, '"%s"' % cidr, "not a valid CIDR")
 
 
-@pytest.mark.parametrize("cidr", ["10.0.0.1/8", "192.168.1.1/32", "0.0.0.0/0", "::/0", "2001:db8::/32", "2001:db8::1/64"])
-def test_cidrs_the_api_accepts_including_host_bits_set(cidr):
+@pytest.mark.parametrize("cidr", ["192.168.1.1/32", "0.0.0.0/0", "::/0", "2001:db8::/32"])
+def test_cidrs_the_api_accepts(cidr):
     assert peer_problems("{ipBlock: {cidr: '%s'}}" % cidr) == []
+
+
+@pytest.mark.parametrize("cidr, meant", [("10.0.0.1/8", "10.0.0.0/8"), ("2001:db8::1/64", "2001:db8::/64")])
+def test_host_bits_are_a_warning_naming_the_cidr_meant(cidr, meant):
+    warning_at(peer_problems("{ipBlock: {cidr: '%s'}}" % cidr), PEER + ".ipBlock.cidr", 9, "host bits", meant)
+
+
+def test_an_ipv4_mapped_ipv6_cidr_is_a_warning():
+    warning_at(peer_problems("{ipBlock: {cidr: '::ffff:10.0.0.0/104'}}"), PEER + ".ipBlock.cidr", 9, "IPv4-mapped")
 
 
 @pytest.mark.parametrize("cidr, excluded, fragment", [
@@ -434,7 +459,7 @@ def test_cidrs_the_api_accepts_including_host_bits_set(cidr):
     ("10.0.0.0/16", "10.0.1.0", "not a valid CIDR"),
 ])
 def test_except_must_be_a_strict_subset_of_the_same_family(cidr, excluded, fragment):
-    problems = peer_problems("{ipBlock: {cidr: '%s', except: ['%s']}}" % (cidr, excluded))
+    problems = errors(peer_problems("{ipBlock: {cidr: '%s', except: ['%s']}}" % (cidr, excluded)))
     assert_only(problems, PEER + ".ipBlock.except[0]", 9, '"%s"' % excluded, fragment)
 
 
@@ -443,7 +468,7 @@ def test_except_must_be_a_strict_subset_of_the_same_family(cidr, excluded, fragm
     ("2001:db8::/32", "2001:db8:ff::/48"), ("0.0.0.0/0", "169.254.169.254/32"),
 ])
 def test_except_inside_the_cidr_is_accepted(cidr, excluded):
-    assert peer_problems("{ipBlock: {cidr: '%s', except: ['%s']}}" % (cidr, excluded)) == []
+    assert errors(peer_problems("{ipBlock: {cidr: '%s', except: ['%s']}}" % (cidr, excluded))) == []
 
 
 def test_except_entries_must_be_strings():
@@ -493,7 +518,7 @@ def test_match_labels_keys_must_be_strings():
     assert problem.field == "matchLabels.9" and 'label key 9 must be a string: quote it ("9")' in problem.message
 
 
-@pytest.mark.parametrize("value, shown", [("1", "1"), ("true", "true"), ("null", 'write ""')])
+@pytest.mark.parametrize("value, shown", [("1", "1"), ("true", "true")])
 def test_match_labels_values_must_be_strings(value, shown):
     assert_only(selector_problems("{matchLabels: {app: %s}}" % value), "spec.podSelector.matchLabels.app", 7,
                 "must be a string", shown)
@@ -586,7 +611,11 @@ def fixture_documents(*folders):
 
 @pytest.mark.parametrize("document", fixture_documents("valid/seed", "valid/k8s-docs", "valid/edge-cases"))
 def test_valid_examples_have_no_problem(document):
-    assert validate_policy(document) == []
+    problems = validate_policy(document)
+    assert errors(problems) == []
+    # One example writes a CIDR with host bits on purpose: accepted, with a warning.
+    assert [problem.field for problem in problems] == (
+        ["spec.egress[0].to[2].ipBlock.cidr"] if document.file.endswith("02-selectors-and-blocks.yaml") else [])
 
 
 def test_every_valid_example_is_there():
