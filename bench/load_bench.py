@@ -73,6 +73,45 @@ def measure(path, repeat):
     return min(runs, key=lambda run: run["seconds"])
 
 
+def hostile_inputs():
+    """About 1 KB each: the shapes that once crashed or stalled, and the most expansion aliases may still add."""
+    bomb = "".join("%s: &%s [%s]\n" % (name, name, ", ".join([("*%s" % previous) if previous else "x"] * 9))
+                   for previous, name in zip([""] + list("abcdefgh"), "abcdefghi"))
+    within_budget = "a: &a [%s]\nb: [%s]\n" % (", ".join(["x"] * 60), ", ".join(["*a"] * 165))
+    return {
+        "alias bomb (9 levels of 9)": bomb,
+        "aliases up to the budget": within_budget,
+        "alias cycle": "spec: &a {ingress: [*a]}\n" * 40,
+        "nesting 500 deep": "spec: " + "[" * 500 + "]" * 500 + "\n",
+        "a List of 8 policies": "kind: List\nitems:\n" + "".join(
+            "- {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: p%d}, spec: {podSelector: {}}}\n"
+            % number for number in range(8)),
+    }
+
+
+def measure_hostile(scratch, repeat):
+    """Each hostile input loaded in this process: its size and the worst of repeat runs."""
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies  # noqa: E501 pylint: disable=import-outside-toplevel
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError  # noqa: E501 pylint: disable=import-outside-toplevel
+    worst = 0.0
+    for name, text in hostile_inputs().items():
+        path = os.path.join(scratch, "hostile.yaml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        times = []
+        for _attempt in range(repeat):
+            started = time.perf_counter()
+            try:
+                load_policies([path])
+                result = "loaded"
+            except InputError as exc:
+                result = "refused: %s" % exc.problems[0].message[:60]
+            times.append(time.perf_counter() - started)
+        worst = max(worst, max(times))
+        print("  %-28s %5d bytes: %.3f s (%s)" % (name, len(text), max(times), result))
+    print("  worst: %.3f s (goal: a fraction of a second)" % worst)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
@@ -92,6 +131,8 @@ def main(argv=None):
     os.unlink(empty.name)
     print("  %.0f MB peak" % base["peak_mb"])
     with tempfile.TemporaryDirectory() as scratch:
+        print("hostile inputs of about 1 KB, loaded and validated:")
+        measure_hostile(scratch, args.repeat)
         for form in FORMS:
             figures = {}
             for size in (small, large):
