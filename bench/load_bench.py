@@ -107,7 +107,7 @@ def measure_hostile(scratch, repeat):
             except InputError as exc:
                 result = "refused: %s" % exc.problems[0].message[:60]
             times.append(time.perf_counter() - started)
-        worst = max(worst, max(times))
+        worst = max(worst, *times)
         print("  %-28s %5d bytes: %.3f s (%s)" % (name, len(text), max(times), result))
     print("  worst: %.3f s (goal: a fraction of a second)" % worst)
 

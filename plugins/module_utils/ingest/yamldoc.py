@@ -343,7 +343,6 @@ class _DocumentReader:
         container.obj.update(merged)
 
 
-
 def _json_key(value):
     """How sigs.k8s.io/yaml spells a non-string key in JSON."""
     if value is None:

@@ -181,8 +181,8 @@ def test_sidecar_containers_name_ports_after_the_main_containers(tmp_path):
     spec = {"nodeName": "n1",
             "containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 8080}]}],
             "initContainers": [
-                {"name": "proxy", "restartPolicy": "Always", "ports": [{"name": "http", "containerPort": 15001},
-                                                                        {"name": "admin", "containerPort": 15000}]},
+                {"name": "proxy", "restartPolicy": "Always",
+                 "ports": [{"name": "http", "containerPort": 15001}, {"name": "admin", "containerPort": 15000}]},
                 {"name": "migrate", "ports": [{"name": "db", "containerPort": 5432}]}]}
     path = tmp_path / "snapshot.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod_object(spec=spec)]}))
