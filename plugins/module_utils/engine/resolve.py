@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import INGRESS, POLICY_TYPES, IPBlockPeer
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import LabelIndex
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import block_contains
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Resolver:
         self._peer_cache = {}
         self._clause_cache = {}
         self._named_cache = {}
+        self._inside_cache = {}
         self._interned = {}
         self._selected = {policy.key: self._select_in(policy.namespace, policy.pod_selector)
                           for policy in self.policies}
@@ -138,7 +140,7 @@ class Resolver:
                 if direction == INGRESS:
                     yield from self._named_on_targets(policy, spec, any_peer, pods, ip_blocks)
                 else:
-                    yield from self._named_on_peers(spec, any_peer, pods)
+                    yield from self._named_on_peers(spec, any_peer, self._with_pods_inside(pods, ip_blocks))
 
     def _rule_pods(self, policy, rule):
         """The pods of a rule's selector peers; a single peer's set is shared, not copied."""
@@ -146,6 +148,17 @@ class Resolver:
         if len(found) == 1:
             return found[0]
         return self._intern(frozenset().union(*found))
+
+    def _with_pods_inside(self, pods, ip_blocks):
+        """Egress destinations a named port resolves against: the selector peers' pods and, as an ipBlock
+        matches pod addresses too (docs/semantics.md), the pods inside the rule's ipBlocks."""
+        if not ip_blocks:
+            return pods
+        if ip_blocks not in self._inside_cache:
+            forms = [{"cidr": block.cidr, "except": block.excepts} for block in ip_blocks]
+            self._inside_cache[ip_blocks] = frozenset(
+                pod for pod in self.pods if any(block_contains(form, ip) for form in forms for ip in pod.ips))
+        return self._intern(pods | self._inside_cache[ip_blocks])
 
     def named_resolves(self, policy, direction, index, spec):
         """Whether any destination pod of the rule gives this named port a number."""
@@ -155,7 +168,8 @@ class Resolver:
         elif rule.peers is None:
             candidates = self.pods
         else:
-            candidates = self._rule_pods(policy, rule)
+            ip_blocks = tuple(peer for peer in rule.peers if isinstance(peer, IPBlockPeer))
+            candidates = self._with_pods_inside(self._rule_pods(policy, rule), ip_blocks)
         return any(pod.named_port(spec.port, spec.protocol) is not None for pod in candidates)
 
     def _named_on_targets(self, policy, spec, any_peer, pods, ip_blocks):
@@ -170,7 +184,7 @@ class Resolver:
                          frozenset(by_number[number]))
 
     def _named_on_peers(self, spec, any_peer, pods):
-        """Egress: each peer pod is a destination; an ipBlock has no pod to give a number.
+        """Egress: each peer pod is a destination and gives the name its number.
         Many rules name the same port towards the same peers: each such answer is computed once."""
         cache_key = (None if any_peer else pods, spec.port, spec.protocol)
         if cache_key not in self._named_cache:

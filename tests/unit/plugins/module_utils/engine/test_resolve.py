@@ -210,6 +210,19 @@ class TestClauses:
             {"peers": pods_peer("10.244.2.13"), "ports": [tcp(9000)], "targets": None},
         ]
 
+    def test_egress_named_port_towards_an_ip_block_resolves_on_the_pods_inside_it(self):
+        # 10.244.1.0/24 holds x/a (http 80) and x/b (http 8080) on n1; x/host (hostNetwork, 10.10.0.2) and
+        # x/old (finished) are no destinations with port names; x/c and y/d (10.244.2.x) are outside.
+        policy = manifest("x/to-n1-pods", {"podSelector": {"matchLabels": {"app": "c"}}, "policyTypes": ["Egress"],
+                                           "egress": [{"to": [{"ipBlock": {"cidr": "10.244.1.0/24"}}],
+                                                       "ports": [{"port": "http"}]}]})
+        plan = build_plan(CLUSTER, (policy,))
+        assert clauses(plan, "n2", "x/to-n1-pods", "egress", 0) == [
+            {"peers": pods_peer("10.244.1.10"), "ports": [tcp(80)], "targets": None},
+            {"peers": pods_peer("10.244.1.11"), "ports": [tcp(8080)], "targets": None},
+        ]
+        assert plan["warnings"] == []
+
     def test_namespace_and_pod_selector_in_one_peer_are_anded(self, plan):
         # team=blue is y; app=d there is y/d alone (x has no app=d anyway): both its addresses.
         assert clauses(plan, "n2", "x/egress-named", "egress", 1) == [

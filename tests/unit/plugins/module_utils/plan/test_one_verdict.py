@@ -14,17 +14,18 @@ explain and the truth table answer through plan/verdict.py, so this holds all th
 from __future__ import annotations
 
 import netaddr
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, explain
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import EGRESS, INGRESS, IPBlockPeer
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
+    EGRESS, INGRESS, Cluster, ContainerPort, IPBlockPeer, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import selector_matches
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import render
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
 from cluster_strategies import PROBES, clusters, endpoints, policy_sets
 from netfilter_model import PASS, forward_verdict
 
-SETTINGS = settings(max_examples=80, deadline=None)
+SETTINGS = settings(max_examples=100, deadline=None)
 
 
 def isolating(policy_set, pod, direction):
@@ -62,8 +63,8 @@ def port_matches(spec, protocol, port, destination_pod):
 
 def rule_allows(cluster, policy, rule, direction, local, other, other_ip, protocol, port):
     """Some peer admits the other end and some port admits the connection. The destination pod gives
-    named ports their numbers: the local pod for ingress; for egress the peer pod, which only a selector
-    peer provides (an ipBlock peer has no pod to resolve a name against, as docs/semantics.md decides)."""
+    named ports their numbers: the local pod for ingress; for egress the pod at the other end, whether a
+    selector or an ipBlock admitted it (an ipBlock matches pod addresses too, docs/semantics.md)."""
     peers = rule.peers if rule.peers is not None else (None,)
     for peer in peers:
         if peer is not None and not peer_matches(cluster, policy, peer, other, other_ip):
@@ -71,8 +72,7 @@ def rule_allows(cluster, policy, rule, direction, local, other, other_ip, protoc
         if direction == INGRESS:
             destination_pod = local
         else:
-            destination_pod = other.pod if not isinstance(peer, IPBlockPeer) and other.pod is not None \
-                and other.pod.selectable else None
+            destination_pod = other.pod if other.pod is not None and other.pod.selectable else None
         if rule.ports is None or any(port_matches(spec, protocol, port, destination_pod) for spec in rule.ports):
             return True
     return False
@@ -111,6 +111,21 @@ def rendered_allows(rendered, source, destination, protocol, port):
                for node in crossed)
 
 
+def _named_port_through_an_ip_block():
+    """A case the generator seldom draws: an egress named port towards an ipBlock that covers the pods
+    (x/b gives http 80, x/c gives http 81; both inside 10.244.1.0/24)."""
+    namespaces = {"x": Namespace("x", frozen_labels({"kubernetes.io/metadata.name": "x"}))}
+    pods = (Pod("x", "a", frozen_labels({"app": "a"}), "n1", ("10.244.1.10",)),
+            Pod("x", "b", frozen_labels({"app": "b"}), "n1", ("10.244.1.11",), ports=(ContainerPort("http", 80),)),
+            Pod("x", "c", frozen_labels({"app": "c"}), "n2", ("10.244.1.12",), ports=(ContainerPort("http", 81),)))
+    cluster = Cluster(namespaces, pods, (Node("n1", ("10.10.0.1",)), Node("n2", ("10.10.0.2",))))
+    policy = policy_from_manifest({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a-out", "namespace": "x"},
+        "spec": {"podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Egress"],
+                 "egress": [{"to": [{"ipBlock": {"cidr": "10.244.1.0/24"}}], "ports": [{"port": "http"}]}]}})
+    return {"cluster": cluster, "policy_set": (policy,)}
+
+
 def pairs(cluster):
     for source in endpoints(cluster):
         for destination in endpoints(cluster):
@@ -121,6 +136,7 @@ def pairs(cluster):
 
 @SETTINGS
 @given(cluster=clusters(), policy_set=policy_sets())
+@example(**_named_port_through_an_ip_block())
 def test_the_verdict_is_the_specification(cluster, policy_set):
     verdicts = ClusterVerdicts(cluster, policy_set)
     for source, destination, probe in pairs(cluster):
@@ -131,6 +147,7 @@ def test_the_verdict_is_the_specification(cluster, policy_set):
 
 @SETTINGS
 @given(cluster=clusters(), policy_set=policy_sets())
+@example(**_named_port_through_an_ip_block())
 def test_the_verdict_is_what_the_rendered_chains_do(cluster, policy_set):
     verdicts = ClusterVerdicts(cluster, policy_set)
     rendered = {name: render(node_slice(verdicts.plan, name)) for name in verdicts.plan["nodes"]}
