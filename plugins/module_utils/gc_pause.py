@@ -15,12 +15,18 @@ import gc
 
 
 @contextlib.contextmanager
-def without_cycle_collection():
-    """The collector off for the block, and back as it was after, whatever happens inside."""
+def without_cycle_collection(collect_after=False):
+    """The collector off for the block, and back as it was after, whatever happens inside.
+
+    collect_after: one full pass at the end files what the block made as old, so the collector does
+    not rescan it generation by generation later (for results that outlive the block by far, such as
+    a truth table of millions of rows; the next full pass waits until old objects grow by a quarter)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if collect_after:
+            gc.collect()
         if enabled:
             gc.enable()

@@ -7,7 +7,8 @@ import sys
 import time
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, explain, truth_table
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.analysis import class_matrix, truth_table
+from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, explain
 from netpol_lab.scenario import load_scenario, scenario_endpoints
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import load_policies
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
@@ -24,15 +25,18 @@ EXIT_INVALID = 2
 
 
 def cmd_check(args):
-    policies = load_policies(args.paths)
-    print("%d NetworkPolicies valid" % len(policies))
+    warnings = []
+    policies = load_policies(args.paths, strict=args.strict, warnings=warnings)
+    for warning in warnings:
+        print(str(warning), file=sys.stderr)
+    print("%d NetworkPolicies valid%s" % (len(policies), ", %d warning(s)" % len(warnings) if warnings else ""))
     return 0
 
 
 def cmd_truth(args):
     scenario = load_scenario(args.scenario)
     endpoints = scenario_endpoints(scenario)
-    table = truth_table(ClusterVerdicts(scenario.cluster, scenario.policies), endpoints, scenario.probes, args.scenario)
+    table = truth_table(class_matrix(scenario.cluster, scenario.policies, endpoints), endpoints, scenario.probes, args.scenario)
     if args.grid:
         print(render_grid(table, [endpoint.name for endpoint in endpoints]))
     else:
@@ -138,7 +142,7 @@ def observed_summary(path, table):
     scenario = load_scenario(path)
     endpoints = scenario_endpoints(scenario)
     names = [endpoint.name for endpoint in endpoints]
-    truth = truth_table(ClusterVerdicts(scenario.cluster, scenario.policies), endpoints, scenario.probes, path)
+    truth = truth_table(class_matrix(scenario.cluster, scenario.policies, endpoints), endpoints, scenario.probes, path)
     differ = sorted(set(map(tuple, truth["allowed"])) ^ set(map(tuple, table["allowed"]))
                     - set(map(tuple, table.get("unprobed", ()))))
     lines.append("real packets agree with the engine on every probed row" if not differ else
@@ -162,6 +166,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate NetworkPolicy manifest files or directories")
     check.add_argument("paths", nargs="+")
+    check.add_argument("--strict", action="store_true", help="make every warning an error")
     check.set_defaults(func=cmd_check)
     truth = commands.add_parser("truth", help="the engine's truth table for a scenario (JSON)")
     truth.add_argument("scenario")

@@ -10,11 +10,13 @@ addresses and outside hosts, and both outside hosts as sources and destinations.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
-    Cluster, ContainerPort, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
+    Cluster, ContainerPort, IPBlockPeer, Namespace, Node, Pod, frozen_labels, peer_from_manifest, policy_from_manifest)
 from netpol_lab.scenario import Probe
 
 NAMESPACES = ("x", "y")
@@ -103,14 +105,81 @@ def pods(draw, number):
 
 
 @st.composite
+def namespace_sets(draw):
+    """NAMESPACES, each with its implied name label and a tier label selectors may read."""
+    return {name: Namespace(name, frozen_labels({"kubernetes.io/metadata.name": name, "tier": draw(st.sampled_from(VALUES))}))
+            for name in NAMESPACES}
+
+
+@st.composite
 def clusters(draw):
     count = draw(st.integers(1, 5))
-    namespaces = {name: Namespace(name, frozen_labels({"kubernetes.io/metadata.name": name,
-                                                       "tier": draw(st.sampled_from(VALUES))}))
-                  for name in NAMESPACES}
+    namespaces = draw(namespace_sets())
     nodes = tuple(Node(name, ("10.10.0.%d" % number,)) for number, name in enumerate(NODES, start=1))
     return Cluster(namespaces, tuple(draw(pods(number)) for number in range(count)), nodes)
 
 
 def endpoints(cluster):
     return [Endpoint(pod.key, pod.ips, pod) for pod in cluster.pods if pod.active] + list(EXTERNALS)
+
+
+# Dual-stack clusters, for the class-based analysis (engine/analysis.py): pods with IPv4, IPv6 or
+# both in either order (the first address of a family is the probed one), hostNetwork pods on a node
+# address of either family or an address the Node object does not list, pods on a node the facts do
+# not list, IPv6 ipBlocks, outside hosts of both families and one on a node's own address, and probes
+# of both families, of SCTP and of ports on either side of the policies' port boundaries.
+DUAL_STACK_NODES = ("n1", "n2", "n3")  # the facts list n1 and n2 only
+DUAL_STACK_IP_BLOCKS = IP_BLOCKS + (
+    {"cidr": "fd00:10:244::/48"}, {"cidr": "fd00:10:244::/48", "except": ["fd00:10:244:2::/64"]},
+    {"cidr": "::/0", "except": ["fd00:10:244:1::c/126"]}, {"cidr": "2001:db8::/32"}, {"cidr": "fd00:10:10::/64"})
+WIDE_PROBES = PROBES + (Probe("TCP", 79), Probe("SCTP", 80), Probe("TCP", 65535), Probe("TCP", 80, 6),
+                        Probe("UDP", 81, 6), Probe("TCP", 82, 6))
+DUAL_STACK_EXTERNALS = EXTERNALS + (Endpoint("ext6", ("2001:db8::5",)), Endpoint("ext-dual", ("fd00:10:244:3::7", "172.17.1.5")),
+                                    Endpoint("ext-node", ("10.10.0.1",)))
+
+
+def _node_addresses(number):
+    return ("10.10.0.%d" % number, "fd00:10:10::%d" % number)
+
+
+@st.composite
+def dual_stack_pods(draw, number):
+    """pods(), placed on any of DUAL_STACK_NODES, with addresses of one family, both, or two IPv4."""
+    pod = draw(pods(number))
+    node = draw(st.sampled_from(range(1, len(DUAL_STACK_NODES) + 1)))
+    if pod.host_network:
+        node_v4, node_v6 = _node_addresses(node)
+        layouts = ((node_v4,), (node_v4, node_v6), (node_v6,), ("10.10.0.%d" % (node + 4),))
+    else:
+        v4, v6 = "10.244.%d.%d" % (node, 10 + number), "fd00:10:244:%d::%x" % (node, 10 + number)
+        layouts = ((v4,), (v6,), (v4, v6), (v6, v4), (v4, "10.244.%d.%d" % (node, 100 + number), v6))
+    return replace(pod, node=DUAL_STACK_NODES[node - 1], ips=draw(st.sampled_from(layouts)))
+
+
+@st.composite
+def dual_stack_clusters(draw):
+    count = draw(st.integers(1, 6))
+    namespaces = draw(namespace_sets())
+    nodes = tuple(Node(name, _node_addresses(number)) for number, name in enumerate(NODES, start=1))
+    return Cluster(namespaces, tuple(draw(dual_stack_pods(number)) for number in range(count)), nodes)
+
+
+@st.composite
+def dual_stack_policies(draw, name):
+    """policies(), each ipBlock peer drawn again from the blocks of both families."""
+    policy = draw(policies(name))
+
+    def redrawn(rules):
+        return tuple(rule if rule.peers is None else replace(rule, peers=tuple(
+            peer_from_manifest({"ipBlock": draw(st.sampled_from(DUAL_STACK_IP_BLOCKS))}) if isinstance(peer, IPBlockPeer)
+            else peer for peer in rule.peers)) for rule in rules)
+    return replace(policy, ingress=redrawn(policy.ingress), egress=redrawn(policy.egress))
+
+
+def dual_stack_policy_sets(min_size=0, max_size=4):
+    return st.integers(min_size, max_size).flatmap(
+        lambda count: st.tuples(*(dual_stack_policies("p%d" % number) for number in range(count))))
+
+
+def dual_stack_endpoints(cluster):
+    return [Endpoint(pod.key, pod.ips, pod) for pod in cluster.pods if pod.active] + list(DUAL_STACK_EXTERNALS)
