@@ -27,6 +27,7 @@ author:
 requirements:
   - netaddr >= 1.2
   - PyYAML
+  - kubernetes (the official Python client), with O(api=true)
 notes:
   - "Paths are read on the host that runs the module: run it once on the controller with
     C(delegate_to: localhost) and C(run_once: true), and hand each node its slice with the
@@ -63,13 +64,13 @@ options:
     description:
       - Path to the JSON output of C(kubectl get namespaces,pods,nodes,networkpolicies -A -o json).
       - Its NetworkPolicy items are added to the policies.
-      - Exactly one of O(snapshot) and O(cluster) gives the cluster facts.
+      - Exactly one of O(snapshot), O(cluster) and O(api) gives the cluster facts.
     type: path
   cluster:
     description:
       - The cluster facts as API objects, as RV(kubernetes.core.k8s_info#module:resources) returns them.
         An object without C(kind) takes the kind of the list it is in.
-      - Exactly one of O(snapshot) and O(cluster) gives the cluster facts.
+      - Exactly one of O(snapshot), O(cluster) and O(api) gives the cluster facts.
     type: dict
     suboptions:
       namespaces:
@@ -93,6 +94,29 @@ options:
         as C(kubectl apply) would use the current namespace.
     type: str
     default: default
+  api:
+    description:
+      - Read the cluster facts (and, with O(policy_source=cluster) or O(policy_source=both), the cluster's
+        NetworkPolicies) live from the Kubernetes API with the official C(kubernetes) client, page by page,
+        authenticated by the auth options below (those of C(kubernetes.core), so its C(module_defaults) carry over).
+      - Any API error (unreachable, timeout, 401, 403, an expired continue token) fails the module before any
+        plan exists; an error is never read as "no pods". C(docs/rbac.md) has the ClusterRole it needs.
+      - Exactly one of O(snapshot), O(cluster) and O(api) gives the cluster facts.
+    type: bool
+  policy_source:
+    description:
+      - Which policies are enforced. C(repository) (the default) takes only O(policies) and O(policy_objects);
+        Git is the source of truth, and a policy deleted from the repository stops being enforced.
+      - C(cluster) takes the cluster's own NetworkPolicies (from O(snapshot) or O(api)) and O(policy_objects).
+      - C(both) takes both; where both define one namespace/name differently, the repository's definition is
+        enforced and a warning names the policy.
+    type: str
+    choices: [repository, cluster, both]
+    default: repository
+  request_timeout:
+    description: Seconds to wait for each page of a list from the API (with O(api)).
+    type: int
+    default: 30
   strict:
     description:
       - Manifests are validated as the API server of Kubernetes 1.34 validates them. What it accepts
@@ -111,6 +135,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - kubenet.netpol.k8s_auth_options
 attributes:
   check_mode:
     support: full
@@ -255,7 +280,7 @@ problems:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 try:
     import netaddr  # noqa: F401 pylint: disable=unused-import
@@ -271,12 +296,20 @@ except ImportError:
 else:
     YAML_IMPORT_ERROR = None
 
+try:
+    import kubernetes  # noqa: F401 pylint: disable=unused-import
+except ImportError:
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+else:
+    KUBERNETES_IMPORT_ERROR = None
+
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, problem_dicts
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import load_sources
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.live import AUTH_ARG_SPEC, auth_argument_spec
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import POLICY_SOURCES, load_sources
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import restrict_nodes
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
-FACT_SOURCES = ("snapshot", "cluster")
+FACT_SOURCES = ("snapshot", "cluster", "api")
 
 
 def argument_spec():
@@ -289,13 +322,22 @@ def argument_spec():
         "default_namespace": {"type": "str", "default": "default"},
         "nodes": {"type": "list", "elements": "str"},
         "strict": {"type": "bool", "default": False},
+        "api": {"type": "bool"},
+        "policy_source": {"type": "str", "choices": list(POLICY_SOURCES), "default": "repository"},
+        "request_timeout": {"type": "int", "default": 30},
+        **auth_argument_spec(env_fallback),
     }
 
 
 def load_inputs(params, warnings):
     """(cluster, policies) from the module options, or InputError with every problem."""
+    api = None
+    if params["api"]:
+        api = {name: params[name] for name in AUTH_ARG_SPEC}
+        api["timeout"] = params["request_timeout"]
     return load_sources(params["policies"], params["policy_objects"], params["snapshot"], params["cluster"],
-                        params["default_namespace"], strict=params["strict"], warnings=warnings)
+                        params["default_namespace"], strict=params["strict"], warnings=warnings, api=api,
+                        policy_source=params["policy_source"])
 
 
 def main():
@@ -309,6 +351,8 @@ def main():
         module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
     if YAML_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+    if module.params["api"] and KUBERNETES_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
 
     input_warnings = []
     try:

@@ -222,9 +222,9 @@ def cluster_from_api_objects(items, source="objects"):
     return cluster_from_documents([Document(item, "%s[%d]" % (source, index)) for index, item in enumerate(items)])
 
 
-def load_snapshot(path, strict=False, warnings=None):
-    """kubectl get namespaces,pods,nodes,networkpolicies -A -o json: (Cluster, policies).
-    Objects of other kinds (Services, say) are left out."""
+def read_snapshot(path):
+    """kubectl get namespaces,pods,nodes,networkpolicies -A -o json: (Cluster, NetworkPolicy Documents),
+    or InputError. Objects of other kinds (Services, say) are left out."""
     documents, problems = read_documents(path)
     if problems:
         raise InputError(problems)
@@ -237,15 +237,22 @@ def load_snapshot(path, strict=False, warnings=None):
                 policy_docs.append(item)
             elif kind in _READERS:
                 facts.append(item)
-    policies, problems = policies_from_documents(policy_docs, strict=strict, warnings=warnings)
     if not facts:
-        problems.append(Problem(str(path), "holds no Namespace, Pod or Node object: expected the output of"
-                                " kubectl get namespaces,pods,nodes,networkpolicies -A -o json"))
-    cluster = None
+        raise InputError([Problem(str(path), "holds no Namespace, Pod or Node object: expected the output of"
+                                  " kubectl get namespaces,pods,nodes,networkpolicies -A -o json")])
+    return cluster_from_documents(facts), policy_docs
+
+
+def load_snapshot(path, strict=False, warnings=None):
+    """A snapshot's (Cluster, policies), its policies validated; InputError with every problem."""
+    problems = []
+    cluster = policy_docs = None
     try:
-        cluster = cluster_from_documents(facts)
+        cluster, policy_docs = read_snapshot(path)
     except InputError as exc:
         problems.extend(exc.problems)
+    policies, policy_problems = policies_from_documents(policy_docs or (), strict=strict, warnings=warnings)
+    problems.extend(policy_problems)
     if problems:
         raise InputError(problems)
     return cluster, tuple(policies)

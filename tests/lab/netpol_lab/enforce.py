@@ -22,9 +22,11 @@ def ansible_environment(lab):
 
 
 def playbook_command(lab, extra_args=()):
-    """The playbook reads the lab's current scenario as a user's run reads a cluster: a kubectl snapshot."""
+    """The playbook reads the lab's current scenario as a user's run reads a cluster: the policies from a
+    repository file, the facts from a kubectl snapshot."""
     return in_netns(lab.underlay, [
         "ansible-playbook", "-i", lab.inventory, PLAYBOOK, "-e", "netpol_snapshot_path=%s" % lab.current_snapshot,
+        "-e", '{"netpol_policy_paths": ["%s"]}' % lab.current_policies,
     ] + list(extra_args))
 
 

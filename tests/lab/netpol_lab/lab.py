@@ -109,8 +109,11 @@ def set_scenario(lab, scenario_path):
     """Make a scenario the current one: a copy in the run dir, and its kubectl snapshot (what the enforce
     step reads), recorded in lab.json."""
     shutil.copyfile(scenario_path, lab.current_scenario)
+    scenario = load_scenario(scenario_path)
     with open(lab.current_snapshot, "w", encoding="utf-8") as handle:
-        json.dump(snapshot(load_scenario(scenario_path)), handle, indent=1)
+        json.dump(snapshot(scenario), handle, indent=1)
+    with open(lab.current_policies, "w", encoding="utf-8") as handle:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": list(scenario.manifests)}, handle, indent=1)
     lab.scenario = os.path.abspath(scenario_path)
     lab.save()
 

@@ -1,8 +1,8 @@
 """`netpol-lab probe`: one lab for a list of scenarios; for each, enforce, then probe.
 
 The enforce step is a hook, `enforce(lab) -> {node: changed}`, called after the scenario became
-current (copied to <run-dir>/scenario.yaml, and written as <run-dir>/snapshot.json) and before its
-probes are sent.
+current (copied to <run-dir>/scenario.yaml, its policies written as <run-dir>/policies.json and its
+cluster as the kubectl snapshot <run-dir>/snapshot.json) and before its probes are sent.
 The lab is rebuilt only when a scenario needs other nodes, pods, externals or addresses, and
 it is always torn down, on success, error or interrupt.
 """

@@ -93,6 +93,11 @@ class Lab:
         return os.path.join(self.run_dir, "scenario.yaml")
 
     @property
+    def current_policies(self):
+        """The current scenario's policies as the repository's manifest file the enforce playbook reads."""
+        return os.path.join(self.run_dir, "policies.json")
+
+    @property
     def current_snapshot(self):
         """The current scenario as the kubectl JSON snapshot the enforce playbook reads."""
         return os.path.join(self.run_dir, "snapshot.json")

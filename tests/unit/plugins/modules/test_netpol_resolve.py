@@ -9,6 +9,7 @@ peers each rule admits, on which ports.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -131,8 +132,22 @@ def test_policy_directory_takes_the_default_namespace_against_cluster_objects(ru
     assert rules[("x/deny-all", "egress")]["targets"] == ["x/b"]
 
 
-def test_snapshot_policies_join_the_repository_policies(run):
+def test_by_default_only_the_repository_is_enforced_and_the_clusters_own_policies_are_not(run):
+    # Git is the source of truth: the snapshot's c-egress is not in the repository, so it is not enforced.
     result = run({"policies": [POLICY_DIR], "snapshot": SNAPSHOT, "default_namespace": "x"})
+    assert result["failed"] is False
+    assert result["counts"] == {"policies": 1, "pods": 3, "nodes": 2, "isolated_ingress": 2, "isolated_egress": 2}
+    assert "y/c-egress" not in result["plan"]["policies"]
+
+
+def test_policy_source_cluster_takes_only_the_clusters_policies(run):
+    result = run({"policies": [POLICY_DIR], "snapshot": SNAPSHOT, "default_namespace": "x", "policy_source": "cluster"})
+    assert result["failed"] is False
+    assert sorted(result["plan"]["policies"]) == ["y/c-egress"]
+
+
+def test_policy_source_both_joins_the_clusters_policies_to_the_repositorys(run):
+    result = run({"policies": [POLICY_DIR], "snapshot": SNAPSHOT, "default_namespace": "x", "policy_source": "both"})
     assert result["failed"] is False
     # deny-all isolates x/a and x/b both ways; the snapshot's c-egress isolates y/c for egress.
     assert result["counts"] == {"policies": 2, "pods": 3, "nodes": 2, "isolated_ingress": 2, "isolated_egress": 3}
@@ -206,19 +221,34 @@ def test_policy_selecting_no_pod_is_a_warning(run):
 
 
 def test_same_policy_from_two_sources_counts_once(run):
-    result = run({"snapshot": SNAPSHOT, "policy_objects": [C_EGRESS]})
+    result = run({"snapshot": SNAPSHOT, "policy_objects": [C_EGRESS], "policy_source": "both"})
     assert result["failed"] is False
     assert result["counts"]["policies"] == 1
+    assert result["input_warnings"] == []
 
 
-def test_two_different_definitions_of_one_policy_fail(run):
+def test_on_a_clash_the_repositorys_definition_wins_with_a_warning_naming_it(run):
     changed = dict(C_EGRESS, spec=dict(C_EGRESS["spec"], policyTypes=["Ingress", "Egress"]))
-    result = run({"snapshot": SNAPSHOT, "policy_objects": [changed]})
+    result = run({"snapshot": SNAPSHOT, "policy_objects": [changed], "policy_source": "both"})
+    assert result["failed"] is False
+    assert sorted(result["plan"]["policies"]["y/c-egress"]) == ["egress", "ingress"]  # the repository's policyTypes
+    [warning] = result["input_warnings"]
+    assert (warning["file"], warning["obj"], warning["field"]) == ("policy_objects[0]", "y/c-egress", "metadata.name")
+    assert SNAPSHOT in warning["message"]
+
+
+def test_two_different_definitions_in_the_repository_fail(run, tmp_path):
+    changed = dict(C_EGRESS, spec=dict(C_EGRESS["spec"], policyTypes=["Ingress", "Egress"]))
+    result = run({"cluster": CLUSTER, "policy_objects": [C_EGRESS], "policies": [write_policy(tmp_path, changed)]})
     assert result["failed"] is True
     [problem] = result["problems"]
-    # Arguments are read before the snapshot: the snapshot's copy is the one reported.
-    assert (problem["file"], problem["obj"], problem["field"]) == (SNAPSHOT, "y/c-egress", "metadata.name")
-    assert "policy_objects[0]" in problem["message"]
+    assert (problem["obj"], problem["field"]) == ("y/c-egress", "metadata.name")
+
+
+def write_policy(tmp_path, manifest):
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(manifest))
+    return str(path)
 
 
 @pytest.mark.parametrize("args", [
