@@ -43,7 +43,8 @@ AUTH_ARG_SPEC = {
 }
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_TIMEOUT = 30
-LISTS = (("Namespace", "namespaces"), ("Node", "nodes"), ("Pod", "pods"))
+FACT_KINDS = ("Namespace", "Node", "Pod")
+RESOURCES = {"Namespace": "namespaces", "Node": "nodes", "Pod": "pods", "NetworkPolicy": "networkpolicies"}
 
 
 def auth_argument_spec(env_fallback):
@@ -118,8 +119,8 @@ def _problem(host, what, exc):
     return Problem(where, "listing %s failed: %s: %s" % (what, type(exc).__name__, exc))
 
 
-def read_objects(auth, with_policies=False, page_size=DEFAULT_PAGE_SIZE, timeout=None):
-    """Namespace, Node and Pod objects (and NetworkPolicies when asked) as the API lists them, or InputError."""
+def read_objects(auth, kinds=FACT_KINDS, page_size=DEFAULT_PAGE_SIZE, timeout=None):
+    """(host, {kind: objects}) of the kinds asked, as the API lists them, or InputError."""
     try:
         client = api_client(auth)
     except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
@@ -127,18 +128,15 @@ def read_objects(auth, with_policies=False, page_size=DEFAULT_PAGE_SIZE, timeout
     host = client.configuration.host
     timeout = timeout or DEFAULT_TIMEOUT
     core = k8s_client.CoreV1Api(client)
-    calls = {"Namespace": core.list_namespace, "Node": core.list_node, "Pod": core.list_pod_for_all_namespaces}
-    wanted = list(LISTS)
-    if with_policies:
-        calls["NetworkPolicy"] = k8s_client.NetworkingV1Api(client).list_network_policy_for_all_namespaces
-        wanted.append(("NetworkPolicy", "networkpolicies"))
+    calls = {"Namespace": core.list_namespace, "Node": core.list_node, "Pod": core.list_pod_for_all_namespaces,
+             "NetworkPolicy": k8s_client.NetworkingV1Api(client).list_network_policy_for_all_namespaces}
     objects = {}
     try:
-        for kind, what in wanted:
+        for kind in kinds:
             try:
                 objects[kind] = _pages(calls[kind], kind, page_size, timeout)
             except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-                raise InputError([_problem(host, what, exc)]) from None
+                raise InputError([_problem(host, RESOURCES[kind], exc)]) from None
     finally:
         client.close()
     return host, objects
@@ -146,8 +144,8 @@ def read_objects(auth, with_policies=False, page_size=DEFAULT_PAGE_SIZE, timeout
 
 def read_cluster(auth, with_policies=False, page_size=DEFAULT_PAGE_SIZE, timeout=None):
     """(Cluster, policy Documents) from the live API; each object named by its API path for problems."""
-    host, objects = read_objects(auth, with_policies, page_size, timeout)
-    facts = [Document(item, _object_name(host, item)) for kind, _what in LISTS for item in objects[kind]]
+    host, objects = read_objects(auth, FACT_KINDS + (("NetworkPolicy",) if with_policies else ()), page_size, timeout)
+    facts = [Document(item, _object_name(host, item)) for kind in FACT_KINDS for item in objects[kind]]
     policies = [Document(item, _object_name(host, item)) for item in objects.get("NetworkPolicy", ())]
     return cluster_from_documents(facts), policies
 
