@@ -45,6 +45,7 @@ DEFAULT_PAGE_SIZE = 500
 DEFAULT_TIMEOUT = 30
 FACT_KINDS = ("Namespace", "Node", "Pod")
 RESOURCES = {"Namespace": "namespaces", "Node": "nodes", "Pod": "pods", "NetworkPolicy": "networkpolicies"}
+API_VERSIONS = {"Namespace": "v1", "Node": "v1", "Pod": "v1", "NetworkPolicy": "networking.k8s.io/v1"}
 
 
 def auth_argument_spec(env_fallback):
@@ -95,13 +96,13 @@ def _where(configuration_host):
 
 
 def _pages(list_call, kind, page_size, timeout):
-    """Every item of a list, page by page, each with its kind (list items come without one)."""
+    """Every item of a list, page by page, each with its kind and apiVersion (list items come without them)."""
     items = []
     token = None
     while True:
         response = list_call(limit=page_size, _continue=token, _request_timeout=timeout, _preload_content=False)
         body = json.loads(response.data)
-        items.extend(dict(item, kind=kind) for item in body.get("items") or ())
+        items.extend(dict(item, kind=kind, apiVersion=API_VERSIONS[kind]) for item in body.get("items") or ())
         token = (body.get("metadata") or {}).get("continue")
         if not token:
             return items
