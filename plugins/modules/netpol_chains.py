@@ -178,6 +178,11 @@ counts:
   returned: always
   type: dict
   sample: {chains: 9, rules: 31, sets: 7, members: 42}
+pods_isolated:
+  description: How many of the node's pods some policy isolates (0 for O(state=absent)).
+  returned: always
+  type: int
+  sample: 12
 summary:
   description: What changed (or would change in check mode), by name.
   returned: always
@@ -272,6 +277,11 @@ def command_runner(module):
     return run
 
 
+def isolated_pods(plan_slice):
+    """How many of the node's pods some policy isolates (for the run's summary)."""
+    return sum(1 for pod in (plan_slice or {}).get("pods") or () if pod.get("ingress") or pod.get("egress"))
+
+
 def render_options(params):
     try:
         mark = int(params["mark"], 0)
@@ -308,7 +318,8 @@ def main():
     except ConvergeError as exc:
         module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stderr=exc.stderr, commands=exc.commands)
     output = {"changed": result.changed, "backend": result.backend, "counts": result.counts,
-              "summary": result.summary, "commands": result.commands}
+              "summary": result.summary, "commands": result.commands,
+              "pods_isolated": isolated_pods(params["plan"]) if params["state"] == "present" else 0}
     if result.diff is not None:
         output["diff"] = result.diff
     module.exit_json(**output)
