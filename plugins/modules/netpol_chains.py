@@ -121,6 +121,14 @@ options:
     type: list
     elements: str
     default: []
+  bridge_netfilter:
+    description:
+      - With O(state=present), first make bridged pod traffic traverse FORWARD, where the chains are:
+        load C(br_netfilter) if its sysctls are missing, and set C(net.bridge.bridge-nf-call-iptables) and
+        C(net.bridge.bridge-nf-call-ip6tables) to 1. In check mode it only reports what it would change.
+      - Part of this module rather than tasks of their own, so that a run costs each node one round trip.
+    type: bool
+    default: false
   cut_denied_connections:
     description:
       - Connections established before a policy tightens keep working by default (conntrack lets their
@@ -178,6 +186,11 @@ counts:
   returned: always
   type: dict
   sample: {chains: 9, rules: 31, sets: 7, members: 42}
+bridge_netfilter_changed:
+  description: Whether O(bridge_netfilter) loaded br_netfilter or set a sysctl (or would, in check mode).
+  returned: always
+  type: bool
+  sample: false
 pods_isolated:
   description: How many of the node's pods some policy isolates (0 for O(state=absent)).
   returned: always
@@ -239,6 +252,7 @@ commands:
     - iptables-restore --noflush --wait < 20 lines
 """
 
+import os
 from functools import partial
 
 from ansible.module_utils.basic import AnsibleModule
@@ -247,6 +261,8 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack impo
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PlanError
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint, render
+
+BRIDGE_SYSCTLS = ("/proc/sys/net/bridge/bridge-nf-call-iptables", "/proc/sys/net/bridge/bridge-nf-call-ip6tables")
 
 
 def argument_spec():
@@ -263,6 +279,7 @@ def argument_spec():
         "lock_timeout": {"type": "int", "default": 60},
         "fail_closed_cidrs": {"type": "list", "elements": "str", "default": []},
         "cut_denied_connections": {"type": "bool", "default": False},
+        "bridge_netfilter": {"type": "bool", "default": False},
     }
 
 
@@ -275,6 +292,28 @@ def command_runner(module):
         return module.run_command([path] + list(argv[1:]), data=stdin, binary_data=True,
                                   environ_update={"LC_ALL": "C", "LANGUAGE": "C"})
     return run
+
+
+def bridge_netfilter(module):
+    """Bridged pod traffic meets FORWARD only with br_netfilter loaded and its bridge-nf-call sysctls at 1.
+    Done here, not as tasks of their own, so that a run costs each node one round trip. True: it changed
+    (or would, in check mode)."""
+    if not os.path.exists(BRIDGE_SYSCTLS[0]):
+        if module.check_mode:
+            return True
+        rc, _out, err = module.run_command(["modprobe", "br_netfilter"])
+        if rc != 0 or not os.path.exists(BRIDGE_SYSCTLS[0]):
+            module.fail_json(msg="bridge_netfilter: modprobe br_netfilter failed (rc=%d): %s" % (rc, err.strip()))
+    changed = False
+    for path in BRIDGE_SYSCTLS:
+        with open(path, encoding="ascii") as handle:
+            if handle.read().strip() == "1":
+                continue
+        changed = True
+        if not module.check_mode:
+            with open(path, "w", encoding="ascii") as handle:
+                handle.write("1\n")
+    return changed
 
 
 def isolated_pods(plan_slice):
@@ -303,6 +342,7 @@ def main():
         options = render_options(params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    bridge_changed = bridge_netfilter(module) if params["bridge_netfilter"] and params["state"] == "present" else False
     desired = marker = cutter = None
     if params["state"] == "present":  # rendered inside converge, only if the node's record is stale
         desired = partial(render, params["plan"], options)
@@ -317,7 +357,8 @@ def main():
         module.fail_json(msg="plan: %s" % exc)
     except ConvergeError as exc:
         module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stderr=exc.stderr, commands=exc.commands)
-    output = {"changed": result.changed, "backend": result.backend, "counts": result.counts,
+    output = {"changed": result.changed or bridge_changed, "backend": result.backend, "counts": result.counts,
+              "bridge_netfilter_changed": bridge_changed,
               "summary": result.summary, "commands": result.commands,
               "pods_isolated": isolated_pods(params["plan"]) if params["state"] == "present" else 0}
     if result.diff is not None:
