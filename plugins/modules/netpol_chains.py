@@ -123,7 +123,7 @@ options:
     default: []
   bridge_netfilter:
     description:
-      - With O(state=present), first make bridged pod traffic traverse FORWARD, where the chains are:
+      - With O(state=present), first make bridged pod traffic traverse FORWARD, where the chains are;
         load C(br_netfilter) if its sysctls are missing, and set C(net.bridge.bridge-nf-call-iptables) and
         C(net.bridge.bridge-nf-call-ip6tables) to 1. In check mode it only reports what it would change.
       - Part of this module rather than tasks of their own, so that a run costs each node one round trip.

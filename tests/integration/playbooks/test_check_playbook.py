@@ -26,8 +26,9 @@ def run_check(tmp_path, *extra):
     """ansible-playbook kubenet.netpol.check from the repository directory, with a relative path."""
     (tmp_path / "policies").mkdir(exist_ok=True)
     command = ["ansible-playbook", "kubenet.netpol.check", "-e", json.dumps({"netpol_policy_paths": ["policies"]})]
+    environment = dict(os.environ, ANSIBLE_NOCOLOR="1")
     return subprocess.run(command + list(extra), cwd=tmp_path, capture_output=True, text=True, check=False,
-                           env=dict(os.environ, ANSIBLE_NOCOLOR="1"), timeout=300)
+                          env=environment, timeout=300)
 
 
 def test_valid_policies_pass_with_their_warnings(tmp_path):
