@@ -257,30 +257,7 @@ problems:
       severity: error
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import netaddr  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
-else:
-    NETADDR_IMPORT_ERROR = None
-
-try:
-    import yaml  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    YAML_IMPORT_ERROR = traceback.format_exc()
-else:
-    YAML_IMPORT_ERROR = None
-
-try:
-    import jinja2  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    JINJA2_IMPORT_ERROR = traceback.format_exc()
-else:
-    JINJA2_IMPORT_ERROR = None
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.report.build import build_report
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.report.expectations import load_expectations
@@ -291,20 +268,15 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.report.markd
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.report.owners import owners_from_cluster, owners_from_snapshot
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.report.ports import parse_port_spec
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, problem_dicts
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import load_sources
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import load_sources, source_argument_spec
+from ansible_collections.kubenet.netpol.plugins.module_utils.libraries import missing_libraries
 
 FACT_SOURCES = ("snapshot", "cluster")
 
 
 def argument_spec():
-    object_list = {"type": "list", "elements": "dict", "default": []}
     return {
-        "policies": {"type": "list", "elements": "path", "default": []},
-        "policy_objects": dict(object_list),
-        "snapshot": {"type": "path"},
-        "cluster": {"type": "dict", "options": {key: dict(object_list) for key in ("namespaces", "pods", "nodes")}},
-        "default_namespace": {"type": "str", "default": "default"},
-        "strict": {"type": "bool", "default": False},
+        **source_argument_spec(),
         "ports": {"type": "list", "elements": "str"},
         "baseline_policies": {"type": "list", "elements": "path"},
         "expectations": {"type": "path"},
@@ -373,9 +345,8 @@ def main():
         required_one_of=[FACT_SOURCES],
         supports_check_mode=True,
     )
-    for name, error in (("netaddr", NETADDR_IMPORT_ERROR), ("PyYAML", YAML_IMPORT_ERROR), ("Jinja2", JINJA2_IMPORT_ERROR)):
-        if error:
-            module.fail_json(msg=missing_required_lib(name), exception=error)
+    for name, error in missing_libraries((("netaddr", "netaddr"), ("PyYAML", "yaml"), ("Jinja2", "jinja2"))):
+        module.fail_json(msg=missing_required_lib(name), exception=error)
     params = module.params
     try:
         ports = port_sets(params["ports"]) if params["ports"] is not None else None

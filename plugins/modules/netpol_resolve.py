@@ -278,50 +278,26 @@ problems:
       severity: error
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
-
-try:
-    import netaddr  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
-else:
-    NETADDR_IMPORT_ERROR = None
-
-try:
-    import yaml  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    YAML_IMPORT_ERROR = traceback.format_exc()
-else:
-    YAML_IMPORT_ERROR = None
-
-try:
-    import kubernetes  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
-else:
-    KUBERNETES_IMPORT_ERROR = None
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, problem_dicts
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.live import AUTH_ARG_SPEC, auth_argument_spec
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import POLICY_SOURCES, load_sources
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import (
+    POLICY_SOURCES, load_sources, source_argument_spec)
+from ansible_collections.kubenet.netpol.plugins.module_utils.libraries import missing_libraries
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import restrict_nodes
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
 
 FACT_SOURCES = ("snapshot", "cluster", "api")
 
 
+LIBRARIES = (("netaddr", "netaddr"), ("PyYAML", "yaml"))
+
+
 def argument_spec():
-    object_list = {"type": "list", "elements": "dict", "default": []}
     return {
-        "policies": {"type": "list", "elements": "path", "default": []},
-        "policy_objects": dict(object_list),
-        "snapshot": {"type": "path"},
-        "cluster": {"type": "dict", "options": {key: dict(object_list) for key in ("namespaces", "pods", "nodes")}},
-        "default_namespace": {"type": "str", "default": "default"},
+        **source_argument_spec(),
         "nodes": {"type": "list", "elements": "str"},
-        "strict": {"type": "bool", "default": False},
         "api": {"type": "bool"},
         "policy_source": {"type": "str", "choices": list(POLICY_SOURCES), "default": "repository"},
         "request_timeout": {"type": "int", "default": 30},
@@ -347,12 +323,9 @@ def main():
         required_one_of=[FACT_SOURCES],
         supports_check_mode=True,
     )
-    if NETADDR_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
-    if YAML_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
-    if module.params["api"] and KUBERNETES_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    needed = LIBRARIES + ((("kubernetes", "kubernetes"),) if module.params["api"] else ())
+    for name, error in missing_libraries(needed):
+        module.fail_json(msg=missing_required_lib(name), exception=error)
 
     input_warnings = []
     try:

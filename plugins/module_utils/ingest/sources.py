@@ -23,6 +23,19 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems imp
 POLICY_SOURCES = ("repository", "cluster", "both")
 
 
+def source_argument_spec():
+    """The options of every module that reads the repository's policies and the cluster facts."""
+    object_list = {"type": "list", "elements": "dict", "default": []}
+    return {
+        "policies": {"type": "list", "elements": "path", "default": []},
+        "policy_objects": dict(object_list),
+        "snapshot": {"type": "path"},
+        "cluster": {"type": "dict", "options": {key: dict(object_list) for key in ("namespaces", "pods", "nodes")}},
+        "default_namespace": {"type": "str", "default": "default"},
+        "strict": {"type": "bool", "default": False},
+    }
+
+
 class _Collector:
     """Runs every loader and keeps all their problems, so one run reports everything."""
 

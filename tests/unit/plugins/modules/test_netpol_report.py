@@ -15,10 +15,8 @@ import os
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.kubenet.netpol.plugins.modules import netpol_report
+from module_runner import module_runner
 
 OUTPUT_FILES = ["diff.json", "diff.md", "report.html", "report.json", "report.md"]
 
@@ -71,34 +69,10 @@ expectations:
 """
 
 
-class _Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
 @pytest.fixture
 def run(monkeypatch):
     """Run the module with these arguments; its result, with failed and the warnings it raised."""
-    warnings = []
-
-    def exit_json(module, **result):
-        raise _Exit(dict(result, failed=False, warnings=list(warnings)))
-
-    def fail_json(module, msg, **result):
-        raise _Exit(dict(result, failed=True, msg=msg, warnings=list(warnings)))
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warnings.append(warning))
-
-    def run_module(args):
-        warnings.clear()
-        with patch_module_args(args), pytest.raises(_Exit) as exited:
-            netpol_report.main()
-        return exited.value.result
-
-    return run_module
+    return module_runner(monkeypatch, netpol_report)
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ import os
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
 from ansible_collections.kubenet.netpol.plugins.modules import netpol_resolve
+from module_runner import module_runner
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 ALLOW_BLUE = os.path.join(FIXTURES, "allow-blue.yaml")
@@ -54,33 +52,10 @@ C_EGRESS = {
 }
 
 
-class _Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
 @pytest.fixture
 def run(monkeypatch):
     """Run the module with these arguments; its result, with failed and the warnings it raised."""
-    warnings = []
-
-    def exit_json(module, **result):
-        raise _Exit(dict(result, failed=False, warnings=list(warnings)))
-
-    def fail_json(module, msg, **result):
-        raise _Exit(dict(result, failed=True, msg=msg, warnings=list(warnings)))
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warnings.append(warning))
-
-    def run_module(args):
-        with patch_module_args(args), pytest.raises(_Exit) as exited:
-            netpol_resolve.main()
-        return exited.value.result
-
-    return run_module
+    return module_runner(monkeypatch, netpol_resolve)
 
 
 def slice_policies(result, node):
@@ -262,7 +237,8 @@ def test_exactly_one_source_of_cluster_facts(run, args):
 
 
 def test_missing_netaddr_is_reported_as_a_missing_library(run, monkeypatch):
-    monkeypatch.setattr(netpol_resolve, "NETADDR_IMPORT_ERROR", "Traceback: No module named 'netaddr'")
+    monkeypatch.setattr(netpol_resolve, "missing_libraries",
+                        lambda needed: [("netaddr", "Traceback: No module named 'netaddr'")])
     result = run(BLUE)
     assert result["failed"] is True
     assert "netaddr" in result["msg"]
