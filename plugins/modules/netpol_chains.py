@@ -129,6 +129,33 @@ options:
       - Part of this module rather than tasks of their own, so that a run costs each node one round trip.
     type: bool
     default: false
+  persist:
+    description:
+      - Keep the node's last converged state under O(persist_dir) and install a systemd unit,
+        C(kubenet-netpol-restore.service), enabled for C(multi-user.target) and ordered before the container
+        runtimes and kubelet, that restores exactly our sets, chains and jump at boot (and, with
+        O(bridge_netfilter), br_netfilter and its sysctls). Without it a rebooted node has no policy until the
+        next run, while its pods come back.
+      - The saved state is switched atomically after each successful run; a run that changes nothing writes nothing.
+      - When false (the default), or with O(state=absent), a saved state and unit of ours are removed.
+    type: bool
+    default: false
+  persist_dir:
+    description: Where O(persist) keeps the saved state (on a disk that survives a reboot, not C(/run)).
+    type: path
+    default: /var/lib/kubenet-netpol
+  persist_unit_dir:
+    description: Where O(persist) writes its systemd unit and the C(multi-user.target.wants) link.
+    type: path
+    default: /etc/systemd/system
+  persist_fail_closed_cidrs:
+    description:
+      - The node's pod CIDRs, to save the state in the fail-closed mode (see O(fail_closed_cidrs)) whatever the
+        live mode is. After a reboot, traffic of pod addresses the last plan did not know is then denied until the
+        next run, instead of left open.
+    type: list
+    elements: str
+    default: []
   cut_denied_connections:
     description:
       - Connections established before a policy tightens keep working by default (conntrack lets their
@@ -186,6 +213,11 @@ counts:
   returned: always
   type: dict
   sample: {chains: 9, rules: 31, sets: 7, members: 42}
+persist_changed:
+  description: Whether O(persist) wrote a new saved state or unit, or removed them (or would, in check mode).
+  returned: always
+  type: bool
+  sample: false
 bridge_netfilter_changed:
   description: Whether O(bridge_netfilter) loaded br_netfilter or set a sysctl (or would, in check mode).
   returned: always
@@ -252,11 +284,13 @@ commands:
     - iptables-restore --noflush --wait < 20 lines
 """
 
+import dataclasses
 import os
 from functools import partial
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import persist
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import ConnectionCutter
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PlanError
@@ -280,6 +314,10 @@ def argument_spec():
         "fail_closed_cidrs": {"type": "list", "elements": "str", "default": []},
         "cut_denied_connections": {"type": "bool", "default": False},
         "bridge_netfilter": {"type": "bool", "default": False},
+        "persist": {"type": "bool", "default": False},
+        "persist_dir": {"type": "path", "default": "/var/lib/kubenet-netpol"},
+        "persist_unit_dir": {"type": "path", "default": persist.UNIT_DIR},
+        "persist_fail_closed_cidrs": {"type": "list", "elements": "str", "default": []},
     }
 
 
@@ -321,6 +359,45 @@ def isolated_pods(plan_slice):
     return sum(1 for pod in (plan_slice or {}).get("pods") or () if pod.get("ingress") or pod.get("egress"))
 
 
+def keep_state(module, options, backend):
+    """Save the converged state for the boot unit (persist), or remove ours when not wanted. True: changed."""
+    params = module.params
+    saved = persist.Persistence(params["persist_dir"], params["persist_unit_dir"])
+    if not params["persist"] or params["state"] == "absent":
+        if not saved.present():
+            return False
+        if not module.check_mode:
+            try:
+                saved.remove()
+            except OSError as exc:
+                raise ConvergeError("persist: cannot remove the saved state in %s: %s" % (params["persist_dir"], exc)) from None
+            daemon_reload(module, params["persist_unit_dir"])
+        return True
+    boot = options
+    if params["persist_fail_closed_cidrs"]:
+        boot = dataclasses.replace(options, fail_closed_cidrs=tuple(params["persist_fail_closed_cidrs"]))
+    wanted = persist.stamp(fingerprint(params["plan"], boot), backend, params["bridge_netfilter"])
+    if saved.up_to_date(wanted):
+        return False
+    if module.check_mode:
+        return True
+    try:
+        unit_changed = saved.write(render(params["plan"], boot), wanted, backend, params["bridge_netfilter"])
+    except OSError as exc:
+        raise ConvergeError("persist: the node is converged, but its state could not be saved in %s: %s"
+                            % (params["persist_dir"], exc)) from None
+    if unit_changed:
+        daemon_reload(module, params["persist_unit_dir"])
+    return True
+
+
+def daemon_reload(module, unit_dir):
+    """Tell a running systemd about our changed unit (it reads units anyway at boot)."""
+    systemctl = module.get_bin_path("systemctl")
+    if unit_dir == persist.UNIT_DIR and systemctl and os.path.isdir("/run/systemd/system"):
+        module.run_command([systemctl, "daemon-reload"], check_rc=True)
+
+
 def render_options(params):
     try:
         mark = int(params["mark"], 0)
@@ -352,13 +429,14 @@ def main():
     try:
         result = converge(desired, command_runner(module), options.families, params["backend"],
                           module.check_mode, params["state_dir"], module._diff, params["lock_timeout"], marker,
-                          cutter)
+                          cutter, partial(keep_state, module, options))
     except PlanError as exc:
         module.fail_json(msg="plan: %s" % exc)
     except ConvergeError as exc:
         module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stderr=exc.stderr, commands=exc.commands)
-    output = {"changed": result.changed or bridge_changed, "backend": result.backend, "counts": result.counts,
-              "bridge_netfilter_changed": bridge_changed,
+    persist_changed = result.after
+    output = {"changed": result.changed or bridge_changed or persist_changed, "backend": result.backend,
+              "counts": result.counts, "bridge_netfilter_changed": bridge_changed, "persist_changed": persist_changed,
               "summary": result.summary, "commands": result.commands,
               "pods_isolated": isolated_pods(params["plan"]) if params["state"] == "present" else 0}
     if result.diff is not None:

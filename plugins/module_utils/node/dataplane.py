@@ -470,17 +470,21 @@ class Result:
     counts: dict
     summary: dict
     diff: dict | None = None
+    after: object = None
 
 
 def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, state_dir=None,
-             want_diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, fingerprint=None, connections=None):
+             want_diff=False, lock_timeout=DEFAULT_LOCK_TIMEOUT, fingerprint=None, connections=None,
+             after=None):
     """Make the node's state equal the desired one, or remove ours when `desired` is None.
 
     `desired` is a render.Desired or a callable returning one (rendered only when needed).
     With a `fingerprint` of the desired state (render.fingerprint) and a `state_dir`, a run
     whose live state is byte for byte the one a previous run found converged stops after
     reading it. `connections` (a conntrack.ConnectionCutter) cuts, after a run that changed
-    the rules, the connections they no longer allow.
+    the rules, the connections they no longer allow. `after(backend)` runs last, still under the
+    lock, once the node is converged (persist.py saves the state there); its result is returned
+    as Result.after.
     """
     if backend not in BACKENDS:
         raise ConvergeError("backend must be one of %s, not %r" % (", ".join(BACKENDS), backend))
@@ -494,7 +498,8 @@ def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, st
             entry = {"fingerprint": fingerprint, "backend": chosen, "families": list(families), "live": digest}
             seen = record.load()
             if not want_diff and seen is not None and {key: seen.get(key) for key in entry} == entry:
-                return Result(False, chosen, shell.commands, seen["counts"], Changes().summary)
+                return Result(False, chosen, shell.commands, seen["counts"], Changes().summary,
+                              after=after(chosen) if after else None)
             if callable(desired):
                 desired = desired()
             _check_families(desired, families)
@@ -506,13 +511,14 @@ def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, st
             counts = desired.counts() if desired is not None else {"chains": 0, "rules": 0, "sets": 0, "members": 0}
             if not changes.changed and not check_mode:
                 record.save(dict(entry, counts=counts))
+            done = after(chosen) if after else None
     except ConvergeError as exc:
         exc.commands = shell.commands
         raise
     diff = None
     if want_diff:
         diff = {"before": live_text(live, families), "after": desired_text(desired) if desired is not None else ""}
-    return Result(changes.changed, chosen, shell.commands, counts, changes.summary, diff)
+    return Result(changes.changed, chosen, shell.commands, counts, changes.summary, diff, done)
 
 
 def _check_families(desired, families):

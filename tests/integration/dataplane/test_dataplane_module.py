@@ -9,13 +9,13 @@ diff mode as `_ansible_*` arguments); one goes through the `ansible` command its
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 
+from chains_module import run_module
 from dataplane_plans import desired, node_slice
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
@@ -23,17 +23,6 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract impor
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]
-
-MODULE = "ansible_collections.kubenet.netpol.plugins.modules.netpol_chains"
-
-
-def run_module(netns, tmp_path, check=False, diff=False, **args):
-    path = tmp_path / "args.json"
-    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}), encoding="utf-8")
-    done = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", MODULE, str(path)],
-                          capture_output=True, text=True, check=False, timeout=60)
-    return json.loads(done.stdout)
 
 
 def test_check_diff_then_apply_then_nothing_to_do(runner, tmp_path, state_dir):

@@ -23,6 +23,7 @@ import sys
 
 import pytest
 
+from chains_module import run_module
 from dataplane_plans import STANDARD_PODS, STANDARD_POLICIES, desired, netpol, node_slice, without
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import ConnectionCutter
@@ -333,3 +334,27 @@ def test_a_mark_set_by_the_egress_check_never_satisfies_the_ingress_check(lab, r
     converge(desired(policies=STANDARD_POLICIES + (anywhere,)), node_runner(lab, runner_in), state_dir=state_dir)
     assert lab.connect("b", OUTSIDE[0], 8080) == "ok"  # b's egress allows it now
     assert lab.connect("b", PODS["c"][0], 8080) == "refused"
+
+
+def test_a_persisted_state_holds_from_boot_before_any_run(lab, runner_in, state_dir, tmp_path):
+    # A reboot empties the kernel of our rules while the pods come back: without the boot unit every
+    # pair is open until the next run. Its command restores the last state, and the policies hold.
+    node = node_runner(lab, runner_in)
+    before_c = tuple(pod for pod in STANDARD_PODS if pod.key != "x/c")  # c started after this plan
+    places = {"state_dir": state_dir, "persist_dir": str(tmp_path / "persist"),
+              "persist_unit_dir": str(tmp_path / "units")}
+    result = run_module(lab.node, tmp_path, plan=node_slice(pods=before_c), persist=True,
+                        persist_fail_closed_cidrs=["10.244.1.0/24"], **places)
+    assert result["changed"] and not result.get("failed"), result
+    a, b, c = (PODS[name][0] for name in "abc")
+    enforced = {("b", a, 8080): "ok", ("b", a, 9000): "refused", ("a", b, 8080): "refused", ("a", c, 8080): "ok"}
+    assert {probe: lab.connect(*probe) for probe in enforced} == enforced  # live: c, unknown, is open
+
+    converge(None, node, state_dir=state_dir)  # the reboot
+    assert {probe: lab.connect(*probe) for probe in enforced} == {probe: "ok" for probe in enforced}
+
+    unit = (tmp_path / "units" / "kubenet-netpol-restore.service").read_text(encoding="utf-8")
+    command = [line for line in unit.splitlines() if line.startswith("ExecStart=")][0][len("ExecStart="):].split()
+    subprocess.run(["ip", "netns", "exec", lab.node] + command, check=True, capture_output=True, text=True)
+    # The saved state was made fail-closed: c, which the last plan did not know, stays cut off until a run.
+    assert {probe: lab.connect(*probe) for probe in enforced} == {**enforced, ("a", c, 8080): "refused"}

@@ -83,6 +83,9 @@ def inventory(lab):
             "ansible_port": node.ssh_port,
             "netpol_node_name": node.name,
             "netpol_state_dir": node.state_dir,
+            # Lab nodes share the host's filesystem: a run with netpol_persist keeps each node's boot state apart.
+            "netpol_persist_dir": os.path.join(node.dir, "persist"),
+            "netpol_persist_unit_dir": os.path.join(node.dir, "units"),
         }
     return {"all": {
         "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
