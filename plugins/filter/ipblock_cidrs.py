@@ -12,15 +12,16 @@ try:
 except ImportError:
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_ip_block
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import block_cidrs
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
-
 
 def ipblock_cidrs(ipblock):
     """Sorted canonical CIDRs whose union is cidr minus every except, and nothing more."""
     if netaddr is None:
         raise AnsibleError("kubenet.netpol.ipblock_cidrs requires the Python library netaddr on the controller")
+    # Imported here, not with the file: see docs/architecture.md, "Filters".
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_ip_block
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
+    from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import block_cidrs
+
     # Host bits set and the like are warnings: the block still means the CIDRs returned.
     problems = [problem for problem in validate_ip_block(Document(ipblock, "ipblock"), "", ipblock)
                 if problem.severity == "error"]

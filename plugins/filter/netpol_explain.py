@@ -12,9 +12,6 @@ try:
 except ImportError:
     netaddr = None
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, Endpoint, explain
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import load_sources
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
 
 INPUT_KEYS = ("policies", "cluster")
@@ -26,6 +23,10 @@ def _fail(message):
 
 def _inputs(data, default_namespace):
     """(cluster, policies) from {policies: [manifests], cluster: {namespaces, pods, nodes}}."""
+    # The engine is imported when the filter is called, not with the file: see docs/architecture.md, "Filters".
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import load_sources
+
     if not isinstance(data, dict) or "cluster" not in data:
         _fail("the input must be a mapping with cluster (namespaces, pods, nodes) and policies (manifests)")
     unknown = sorted(set(data) - set(INPUT_KEYS))
@@ -42,6 +43,8 @@ def _inputs(data, default_namespace):
 
 def _endpoint(cluster, text, role):
     """A pod named namespace/name, or an address: a pod's if one holds it, else an outside host."""
+    from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import Endpoint
+
     if not isinstance(text, str):
         _fail("%s must be a pod (namespace/name) or an IP address, got %r" % (role, text))
     if "/" in text:
@@ -82,6 +85,8 @@ def _family(family, source_text, destination_text):
 
 def netpol_explain(data, source, destination, protocol_port, family=None, default_namespace="default"):
     """{allowed, reasons}: the verdict for one new connection, with the reason of each side."""
+    from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, explain
+
     if netaddr is None:
         raise AnsibleError("kubenet.netpol.netpol_explain requires the Python library netaddr on the controller")
     cluster, policies = _inputs(data, default_namespace)

@@ -7,11 +7,6 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import selector_from_manifest
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import selector_matches
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_label_selector
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
-
 
 def _labels(labels):
     """Labels as the API holds them: strings to strings; null (no labels) is none."""
@@ -25,6 +20,12 @@ def _labels(labels):
 
 def selector_match(labels, selector):
     """True when the selector (matchLabels and matchExpressions, ANDed) selects the labels."""
+    # Imported here, not with the file: see docs/architecture.md, "Filters".
+    from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import selector_from_manifest
+    from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import selector_matches
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_label_selector
+    from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
+
     labels = _labels(labels)
     problems = [problem for problem in validate_label_selector(Document(selector, "selector"), "", selector)
                 if problem.severity == "error"]
