@@ -22,7 +22,8 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import flatten_lists, policies_from_documents
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document, join_path, read_documents
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import pod_address
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS, PlanError
 
 CLUSTER_KINDS = (("namespaces", "Namespace"), ("pods", "Pod"), ("nodes", "Node"))
 NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
@@ -155,7 +156,18 @@ def _pod_ips(reader):
         texts = [("status.podIP", reader.value("status.podIP"))]
     else:
         texts = []
-    return tuple(address for address in (reader.address(path, text) for path, text in texts) if address)
+    found = []
+    for path, text in texts:
+        address = reader.address(path, text)
+        if address is None:
+            continue
+        try:
+            pod_address(address)
+        except PlanError as exc:
+            reader.problem(path, "must be the pod's IP address: %s" % exc)
+            continue
+        found.append(address)
+    return tuple(found)
 
 
 def _pod(reader):

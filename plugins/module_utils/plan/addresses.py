@@ -17,6 +17,7 @@ from functools import lru_cache
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PlanError
 
 SOCKET_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
+UNSPECIFIED = ("0.0.0.0", "::")
 
 
 def packed_address(text):
@@ -35,6 +36,15 @@ def canonical_address(text):
     if packed is None:
         raise PlanError("not an IP address: %r" % (text,))
     return socket.inet_ntop(SOCKET_FAMILIES[packed[0]], packed[1]), packed[0]
+
+
+def pod_address(text):
+    """canonical_address of an address a pod can hold: never the unspecified one, which is no
+    host's, and which ipset refuses in a set of addresses (a node's restore would fail halfway)."""
+    found = canonical_address(text)
+    if found[0] in UNSPECIFIED:
+        raise PlanError("%s is the unspecified address, which no pod has" % found[0])
+    return found
 
 
 def network(text):

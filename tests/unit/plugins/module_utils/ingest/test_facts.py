@@ -169,6 +169,14 @@ class TestFactsAreTypeChecked:
         assert [(obj, field) for _line, obj, field, _message in found] == [
             ("Node n1", "status.addresses[0].address"), ("Node n1", "spec.podCIDRs[0]"), ("Pod shop/web", "status.podIPs[0].ip")]
 
+    def test_unspecified_pod_address_is_a_problem(self, tmp_path):
+        """0.0.0.0 and :: are no pod's: a set of addresses cannot hold them (ipset refuses), so a node
+        given one would fail halfway through its restore."""
+        found = located(tmp_path, [pod_object(status={"phase": "Running", "podIPs": [{"ip": "0.0.0.0"}, {"ip": "0::0"}]})])
+        assert [(obj, field) for _line, obj, field, _message in found] == [
+            ("Pod shop/web", "status.podIPs[0].ip"), ("Pod shop/web", "status.podIPs[1].ip")]
+        assert "0.0.0.0 is the unspecified address" in found[0][3] and ":: is the unspecified address" in found[1][3]
+
     def test_labels_must_be_strings(self, tmp_path):
         [(_line, obj, field, _message)] = located(tmp_path, [pod_object(metadata={"name": "web", "namespace": "shop",
                                                                                   "labels": {"replicas": 3}})])
