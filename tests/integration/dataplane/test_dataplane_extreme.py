@@ -6,7 +6,7 @@
 A namespace of 5,000 pods (IPv4-only, IPv6-only, dual-stack) with a 63-character name, isolated
 by a policy with a 253-character name whose one rule lists 1,000 peers (selectors with label keys
 and values at their maximum lengths, ipBlocks of both families) on a 15-character named port.
-The real iptables-restore, ip6tables-restore and ipset load it in a fresh namespace; the live
+The real iptables-restore, ip6tables-restore (nft and legacy) and ipset load it in a fresh namespace; the live
 state reads back equal to the rendered one (a rerun writes nothing), and real TCP connections
 between five of the pods (namespaces on a bridge, br_netfilter on) get the verdicts reasoned by
 hand in extreme_inputs.EXPECTED.
@@ -130,7 +130,8 @@ def bridge(make_netns):
         built.stop()
 
 
-def test_large_extreme_case_loads_reads_back_equal_and_filters_packets(bridge, runner_in, state_dir):
+@pytest.mark.parametrize("backend", ["nft", "legacy"])
+def test_large_extreme_case_loads_reads_back_equal_and_filters_packets(bridge, runner_in, state_dir, backend):
     everyone = {case: "ok" for case in EXPECTED}
     assert bridge.probe(EXPECTED) == everyone  # the bridge carries every probe before any policy
 
@@ -138,17 +139,17 @@ def test_large_extreme_case_loads_reads_back_equal_and_filters_packets(bridge, r
     desired = desired_state(*big_case(), "n1")
     rendered = time.monotonic()
     node = runner_in(bridge.node)
-    first = converge(desired, node, state_dir=state_dir)
+    first = converge(desired, node, state_dir=state_dir, backend=backend)
     loaded = time.monotonic()
     assert first.changed and len(first.summary["sets_created"]) == len(desired.sets)
 
     node.calls.clear()
-    again = converge(desired, node, state_dir=state_dir, want_diff=True)
+    again = converge(desired, node, state_dir=state_dir, backend=backend, want_diff=True)
     compared = time.monotonic()
     assert not again.changed and node.writes() == []
     assert again.diff["before"] == again.diff["after"]  # our live chains and sets, read back, equal the rendered ones
-    print("extreme case: %d sets, %d members, %d rules; render %.1f s, first converge %.1f s, rerun %.1f s"
-          % (len(desired.sets), desired.counts()["members"], desired.counts()["rules"],
+    print("extreme case (%s): %d sets, %d members, %d rules; render %.1f s, first converge %.1f s, rerun %.1f s"
+          % (backend, len(desired.sets), desired.counts()["members"], desired.counts()["rules"],
              rendered - started, loaded - rendered, compared - loaded))
 
     assert bridge.probe(EXPECTED) == {case: "ok" if allowed else "refused" for case, allowed in EXPECTED.items()}
