@@ -404,6 +404,75 @@ def destroy_sets(shell, lines):
             raise ConvergeError("%s: the set stayed in use" % " ".join(argv), argv, rc, err)
 
 
+def _members_by_set(members):
+    found = {}
+    for line in members:
+        name, member = line.split(" ", 1)
+        found.setdefault(name, set()).add(member)
+    return found
+
+
+def put_back(shell, backend, families, before, blocks):
+    """Undo a failed run: our chains, jumps and sets as `before` (and its `ipset save` blocks) had them.
+
+    Rules first, each family in one transaction; then every set whose members changed gets them
+    back (its twin still holds them after a swap, else it is rebuilt from its saved block, hash
+    seed included), and the sets the run created are destroyed, no rule of ours using them.
+    """
+    tables, now_blocks, _digest = read_live(shell, backend, families)
+    now = LiveState(tables, *parse_set_blocks(now_blocks))
+    for family in families:
+        old, new = before.tables[family], now.tables[family]
+        if (old.chains, old.jumps) == (new.chains, new.jumps):
+            continue
+        names = sorted(set(old.chains) | set(new.chains))
+        lines = ["*filter"] + [":%s - [0:0]" % name for name in names]
+        lines += ["-D %s %s" % (chain, spec) for chain, _position, spec in new.jumps]
+        lines += ["-A %s %s" % (name, rule) for name in sorted(old.chains) for rule in old.chains[name]]
+        lines += ["-I %s %d %s" % (chain, position + 1, spec) for chain, position, spec in sorted(old.jumps)]
+        lines += ["-X %s" % name for name in names if name not in old.chains] + ["COMMIT"]
+        shell.write([iptables_tools(backend, family)[1], "--noflush", "--wait"], lines)
+    saved = {block.split(" ", 2)[1]: block for block in blocks}
+    old_members, new_members = _members_by_set(before.members), _members_by_set(now.members)
+    set_lines, used = [], set()
+    for name in sorted(before.sets):
+        if name in now.sets and new_members.get(name) == old_members.get(name):
+            continue
+        if name not in now.sets:
+            set_lines += saved[name].splitlines()
+            continue
+        twin = naming.temp_set(name)
+        if twin not in now.sets or new_members.get(twin) != old_members.get(name):
+            if twin in now.sets:
+                set_lines.append("destroy %s" % twin)
+            set_lines += [(line.replace(name, twin, 1) if line.startswith(("create ", "add ")) else line)
+                          for line in saved[name].splitlines()]
+        set_lines.append("swap %s %s" % (twin, name))
+        used.add(twin)
+    if set_lines:
+        shell.write(["ipset", "restore"], [line for line in set_lines if line])
+    created = sorted((set(now.sets) | used) - set(before.sets))
+    if created:
+        destroy_sets(shell, ["destroy %s" % name for name in created])
+
+
+@contextmanager
+def put_back_on_failure(shell, backend, families, before, blocks):
+    """A run that fails part way leaves the node as it found it, and says so (or why it could not)."""
+    try:
+        yield
+    except ConvergeError as error:
+        if shell.check_mode:
+            raise
+        try:
+            put_back(shell, backend, families, before, blocks)
+        except ConvergeError as undo:
+            raise ConvergeError("%s; putting our previous rules and sets back failed too: %s" % (error, undo),
+                                error.cmd, error.rc, error.stderr) from error
+        error.args = ("%s (our previous rules and sets were put back)" % error,)
+        raise
+
+
 def state_text(tables, sets):
     """Our rules and set members as a reviewer reads them; the same layout for live and desired."""
     lines = []
@@ -504,8 +573,9 @@ def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, st
                 desired = desired()
             _check_families(desired, families)
             live = LiveState(tables, *parse_set_blocks(blocks))
-            changes = plan_absent(live, families) if desired is None else plan_present(desired, live, families)
-            apply(shell, changes, chosen)
+            with put_back_on_failure(shell, chosen, families, live, blocks):
+                changes = plan_absent(live, families) if desired is None else plan_present(desired, live, families)
+                apply(shell, changes, chosen)
             if connections is not None and changes.changed:
                 changes.summary["connections_cut"] = connections.run(shell, families)
             counts = desired.counts() if desired is not None else {"chains": 0, "rules": 0, "sets": 0, "members": 0}

@@ -237,8 +237,9 @@ def test_no_set_in_use_is_ever_empty_while_members_change(runner, state_dir, tmp
     assert not set_names(runner) & {naming.temp_set(name) for name in set_names(runner)}, "every twin is destroyed"
 
 
-def test_a_failed_step_fails_loudly_and_leaves_no_rule_without_its_set(runner, state_dir):
+def test_a_failed_step_fails_loudly_and_puts_our_previous_state_back(runner, state_dir):
     run_converge(runner, state_dir)
+    before = snapshot(runner)
     bigger = desired(policies=STANDARD_POLICIES + (netpol("x/new", {
         "podSelector": {"matchLabels": {"app": "b"}},
         "ingress": [{"from": [{"ipBlock": {"cidr": "192.168.0.0/16"}}]}]}),))
@@ -250,7 +251,8 @@ def test_a_failed_step_fails_loudly_and_leaves_no_rule_without_its_set(runner, s
 
     with pytest.raises(ConvergeError, match="simulated") as failure:
         converge(bigger, failing, state_dir=state_dir)
-    assert failure.value.commands[-1].startswith("iptables-restore")
+    assert failure.value.cmd[0] == "iptables-restore" and "put back" in str(failure.value)
+    assert snapshot(runner) == before  # the sets the run created or swapped too
     v4, v6 = snapshot(runner)[:2]
     referenced = set(re.findall(r"--match-set (\S+)", "\n".join(v4 + v6)))
     assert referenced <= set_names(runner)
@@ -274,7 +276,7 @@ def test_a_payload_that_fails_the_test_run_changes_no_chain(runner, state_dir):
 
     with pytest.raises(ConvergeError, match="simulated") as failure:
         converge(bigger, failing_test, state_dir=state_dir)
-    assert failure.value.commands[-1].startswith("ip6tables-restore --noflush --wait --test")
+    assert failure.value.cmd == ["ip6tables-restore", "--noflush", "--wait", "--test"]
     assert snapshot(runner)[:2] == before
 
 
