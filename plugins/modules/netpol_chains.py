@@ -70,9 +70,26 @@ options:
     choices: [REJECT, DROP]
     default: REJECT
   log_denied:
-    description: Log denied packets with NFLOG to O(log_group), at most 10 a minute per pod chain.
+    description:
+      - Log denied packets with NFLOG to O(log_group), rate limited by O(log_limit) and O(log_burst).
+      - Each logged packet names its pod chain in its prefix; after each successful run the node keeps, in
+        C(denials.json) in O(state_dir), what each chain stands for (direction and isolating policies) and
+        which local pod has which address. M(kubenet.netpol.netpol_denials) reads ulogd2's JSON log with it.
+      - When false, that lookup is removed.
     type: bool
     default: false
+  log_limit:
+    description:
+      - The average rate of logged denials, per pod chain and IP family, as packets per C(second), C(minute),
+        C(hour) or C(day) (for example C(10/minute)). Beyond it, denied packets are still denied but not logged.
+    type: str
+    default: 10/minute
+  log_burst:
+    description:
+      - How many denied packets a pod chain logs at once before O(log_limit) applies; the allowance refills
+        at that rate. Also reset when the chain is rewritten.
+    type: int
+    default: 5
   log_group:
     description: The NFLOG group of denied packets (for example for C(ulogd2)).
     type: int
@@ -290,7 +307,7 @@ from functools import partial
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.node import persist
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import denials, persist
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import ConnectionCutter
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PlanError
@@ -306,6 +323,8 @@ def argument_spec():
         "deny_action": {"type": "str", "choices": ["REJECT", "DROP"], "default": "REJECT"},
         "log_denied": {"type": "bool", "default": False},
         "log_group": {"type": "int", "default": 100},
+        "log_limit": {"type": "str", "default": "10/minute"},
+        "log_burst": {"type": "int", "default": 5},
         "mark": {"type": "str", "default": "0x100000"},
         "backend": {"type": "str", "choices": ["auto", "nft", "legacy"], "default": "auto"},
         "state_dir": {"type": "path", "default": "/run/kubenet-netpol"},
@@ -359,6 +378,25 @@ def isolated_pods(plan_slice):
     return sum(1 for pod in (plan_slice or {}).get("pods") or () if pod.get("ingress") or pod.get("egress"))
 
 
+def after_converge(module, options, backend):
+    """Under the node's lock, once it is converged: the lookup of denials, then the saved state (True: it changed)."""
+    keep_denial_lookup(module, options)
+    return keep_state(module, options, backend)
+
+
+def keep_denial_lookup(module, options):
+    """With log_denied, what attributes a logged denial (node/denials.py); bookkeeping, so never a change."""
+    params = module.params
+    wanted = denials.lookup(params["plan"]) if options.log_denied and params["state"] == "present" else None
+    if module.check_mode:
+        return
+    try:
+        denials.keep_lookup(params["state_dir"], wanted)
+    except OSError as exc:
+        raise ConvergeError("log_denied: the node is converged, but the lookup of denials in %s could not be kept: %s"
+                            % (params["state_dir"], exc)) from None
+
+
 def keep_state(module, options, backend):
     """Save the converged state for the boot unit (persist), or remove ours when not wanted. True: changed."""
     params = module.params
@@ -405,7 +443,7 @@ def render_options(params):
         raise ValueError("mark must be a number such as 0x100000, not %r" % params["mark"]) from None
     return RenderOptions(params["deny_action"], params["log_denied"], params["log_group"], mark,
                          tuple(sorted(set(params["ip_families"]))), tuple(params["fail_closed_cidrs"]),
-                         params["cut_denied_connections"])
+                         params["cut_denied_connections"], params["log_limit"], params["log_burst"])
 
 
 def main():
@@ -429,7 +467,7 @@ def main():
     try:
         result = converge(desired, command_runner(module), options.families, params["backend"],
                           module.check_mode, params["state_dir"], module._diff, params["lock_timeout"], marker,
-                          cutter, partial(keep_state, module, options))
+                          cutter, partial(after_converge, module, options))
     except PlanError as exc:
         module.fail_json(msg="plan: %s" % exc)
     except ConvergeError as exc:

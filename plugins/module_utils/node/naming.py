@@ -23,6 +23,10 @@ MAX_CHAIN_NAME = 28
 MAX_SET_NAME = 31
 MAX_COMMENT = 255  # xt_comment keeps 256 bytes including the final NUL
 JUMP_COMMENT = "kubenet-netpol: network policies"
+# A denial's NFLOG prefix is this and its pod chain's name, which names the direction and the
+# isolating policies (node/denials.py keeps what each chain stands for): 48 bytes, the kernel keeps 63.
+LOG_PREFIX = "kubenet-netpol denied "
+MAX_LOG_PREFIX = 63
 
 POD_CHAIN_CODES = {"ingress": "I", "egress": "E"}
 POLICY_CHAIN_CODES = {"ingress": "PI", "egress": "PE"}
@@ -43,6 +47,16 @@ def identity_hash(*parts):
 def pod_chain(direction, policies):
     """The chain shared by the local pods that the same policies isolate in a direction."""
     return "%s%s-%s" % (PREFIX, POD_CHAIN_CODES[direction], identity_hash("pods", direction, *policies))
+
+
+def log_prefix(chain):
+    """The NFLOG prefix of the packets a pod chain denies."""
+    return LOG_PREFIX + chain
+
+
+def chain_of_log_prefix(prefix):
+    """The pod chain a logged denial came from, or None when the prefix is not one of ours."""
+    return prefix[len(LOG_PREFIX):] if prefix.startswith(LOG_PREFIX) else None
 
 
 def policy_chain(policy, direction):

@@ -38,12 +38,18 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract impor
 
 # Bump when the same plan renders differently (a test pins the output of a sample plan): a
 # node whose record was made by another version then compares its state in full again.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 DISPATCH_ORDER = (EGRESS, INGRESS)  # egress first: a same-node pair meets both checks in one pass
 DENY_ACTIONS = ("REJECT", "DROP")
 REJECT_WITH = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
 NEIGHBOUR_DISCOVERY_TYPES = (133, 134, 135, 136)
-LOG_LIMIT = "10/min"
+DEFAULT_LOG_LIMIT = "10/minute"
+DEFAULT_LOG_BURST = 5  # the limit match's own default, which iptables-save leaves out
+MAX_LOG_BURST = 10000
+# The limit match counts in 1/10000 s and prints a rate in the largest unit that keeps it whole.
+LIMIT_SCALE = 10000
+LIMIT_UNITS = (("day", 86400), ("hour", 3600), ("min", 60), ("sec", 1))
+LIMIT_UNIT_WORDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 MULTIPORT_MAX = 15
 DEFAULT_MARK = 0x100000
 DEFAULT_LOG_GROUP = 100
@@ -64,17 +70,23 @@ class RenderOptions:
     families: tuple = FAMILIES
     fail_closed_cidrs: tuple = ()  # the node's pod CIDRs: deny traffic of pods the plan does not know yet
     cut_connections: bool = False  # deny packets of connections marked as no longer allowed
+    log_limit: str = DEFAULT_LOG_LIMIT  # per pod chain and family, as iptables-save prints it once normalized
+    log_burst: int = DEFAULT_LOG_BURST
+
 
     def __post_init__(self):
         """Equal settings make equal options (the fingerprint hashes every field): lists are sorted sets."""
         object.__setattr__(self, "families", tuple(sorted(set(self.families))))
         object.__setattr__(self, "fail_closed_cidrs", tuple(sorted(set(self.fail_closed_cidrs))))
+        object.__setattr__(self, "log_limit", limit_rate(self.log_limit))
         if self.deny_action not in DENY_ACTIONS:
             raise ValueError("deny_action must be one of %s, not %r" % (", ".join(DENY_ACTIONS), self.deny_action))
         if not 0 < self.mark <= 0xFFFFFFFF or self.mark & (self.mark - 1):
             raise ValueError("mark must be a single bit of the 32-bit packet mark, not %#x" % self.mark)
         if not 0 <= self.log_group <= 65535:
             raise ValueError("log_group must be between 0 and 65535, not %d" % self.log_group)
+        if not 1 <= self.log_burst <= MAX_LOG_BURST:
+            raise ValueError("log_burst must be between 1 and %d, not %d" % (MAX_LOG_BURST, self.log_burst))
         if not self.families or set(self.families) - set(FAMILIES):
             raise ValueError("families must be a non-empty subset of (4, 6), not %r" % (self.families,))
         for cidr in self.fail_closed_cidrs:
@@ -84,6 +96,31 @@ class RenderOptions:
                 raise ValueError("fail_closed_cidrs: not a CIDR: %r" % (cidr,)) from None
             if prefix == 0:
                 raise ValueError("fail_closed_cidrs: %s is every address, not a pod CIDR" % cidr)
+
+
+def limit_rate(text):
+    """A rate such as "10/minute" written as iptables-save prints it back ("10/min", "600/hour" too).
+
+    The limit match keeps the interval between packets in 1/10000 s, so different spellings (and
+    rates that do not divide evenly) come back in one form; rendering that form keeps the comparison exact.
+    """
+    count, _slash, unit = str(text).partition("/")
+    seconds = [value for word, value in LIMIT_UNIT_WORDS.items() if unit and word.startswith(unit.lower())]
+    if not count.isdigit() or int(count) == 0 or len(seconds) != 1:
+        raise ValueError("log_limit must be a number of packets per second, minute, hour or day such as "
+                         "10/minute, not %r" % (text,))
+    interval = LIMIT_SCALE * seconds[0] // int(count)
+    if interval == 0:
+        raise ValueError("log_limit %r is faster than %d/second" % (text, LIMIT_SCALE))
+    scaled = [(name, LIMIT_SCALE * unit_seconds) for name, unit_seconds in LIMIT_UNITS]
+    chosen = len(scaled) - 1
+    for number in range(1, len(scaled)):
+        whole = scaled[number][1]
+        if interval > whole or whole // interval < whole % interval:
+            chosen = number - 1
+            break
+    name, whole = scaled[chosen]
+    return "%d/%s" % (whole // interval, name)
 
 
 @dataclass(frozen=True)
@@ -347,12 +384,19 @@ class _FamilyRenderer:
             if chain is not None:
                 rules.append("%s -j %s" % (naming.comment_match("%s %s" % (policy, direction)), chain))
                 rules.append("-m mark --mark %s/%s -g %s" % (self.mark, self.mark, naming.ALLOW_CHAIN))
-        if self.options.log_denied:
-            group = " --nflog-group %d" % self.options.log_group if self.options.log_group else ""
-            rules.append('-m limit --limit %s -j NFLOG --nflog-prefix "kubenet-netpol denied %s"%s'
-                         % (LOG_LIMIT, direction, group))
+        if self.options.log_denied:  # after the allow jumps: allowed packets never meet it
+            rules.append(self.log_rule(naming.pod_chain(direction, policies)))
         rules.append("%s %s" % (naming.comment_match("deny %s" % direction), self.deny_target()))
         return rules
+
+    def log_rule(self, chain):
+        """NFLOG of the chain's denials (rate limited per chain), as iptables-save prints it: the
+        default burst and group 0 are left out."""
+        options = self.options
+        burst = "--limit-burst %d" % options.log_burst if options.log_burst != DEFAULT_LOG_BURST else ""
+        group = "--nflog-group %d" % options.log_group if options.log_group else ""
+        return _join("-m limit --limit", options.log_limit, burst,
+                     '-j NFLOG --nflog-prefix "%s"' % naming.log_prefix(chain), group)
 
     def policy_chain(self, policy, direction):
         """The policy's chain name, or None when it allows nothing in this family (no chain)."""

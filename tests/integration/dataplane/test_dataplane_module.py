@@ -18,7 +18,7 @@ import pytest
 from chains_module import run_module
 from dataplane_plans import desired, node_slice
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node import denials, naming
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION
 
 pytestmark = [pytest.mark.root,
@@ -48,11 +48,15 @@ def test_check_diff_then_apply_then_nothing_to_do(runner, tmp_path, state_dir):
 
 def test_options_reach_the_rules(runner, tmp_path, state_dir):
     options = {"deny_action": "DROP", "log_denied": True, "log_group": 7, "mark": "0x200000", "ip_families": [4],
-               "fail_closed_cidrs": ["10.244.1.0/24"], "cut_denied_connections": True}
+               "fail_closed_cidrs": ["10.244.1.0/24"], "cut_denied_connections": True, "log_limit": "120/minute",
+               "log_burst": 9}
     result = run_module(runner.netns, tmp_path, plan=node_slice(), state_dir=state_dir, **options)
     assert result["changed"] and result["summary"]["connections_cut"] == []
     rules = runner.run("iptables-save", "-t", "filter")
-    assert "-j NFLOG --nflog-prefix \"kubenet-netpol denied ingress\" --nflog-group 7" in rules
+    deny_only = naming.pod_chain("ingress", ["x/deny-ingress"])  # x/b's ingress chain
+    assert ('-m limit --limit 2/sec --limit-burst 9 -j NFLOG --nflog-prefix "kubenet-netpol denied %s" --nflog-group 7'
+            % deny_only) in rules
+    assert denials.load_lookup(state_dir)["chains"][deny_only] == {"direction": "ingress", "policies": ["x/deny-ingress"]}
     assert "-m mark --mark 0x200000/0x200000 -g KUBENET-ALLOW" in rules
     assert '-m connmark --mark 0x200000/0x200000 -m comment --comment "connection no longer allowed" -j DROP' in rules
     assert "-m set --match-set %s src" % naming.set_name("C", 4, "fail-closed") in rules

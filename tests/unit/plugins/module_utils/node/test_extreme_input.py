@@ -248,7 +248,7 @@ def test_large_case_renders_only_our_text(big_desired):
 def dispatch_members(desired, family):
     """The members of the set through which packets to the namespace's pods enter their pod chain."""
     table = next(table for table in desired.tables if table.family == family)
-    dispatch = [spec for spec in table.chain_map[naming.TOP_CHAIN] if " -j %sI-" % naming.PREFIX in spec]
+    dispatch = [spec for spec in table.chain_map[naming.TOP_CHAIN] if "--match-set" in shlex.split(spec)]
     assert len(dispatch) == 1, dispatch
     tokens = shlex.split(dispatch[0])
     name = tokens[tokens.index("--match-set") + 1]

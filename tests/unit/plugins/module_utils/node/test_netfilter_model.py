@@ -240,6 +240,15 @@ def test_rendered_slice_gives_the_verdicts_reasoned_by_hand(options):
     assert result == "pass" and trace[-1] == ("KUBENET-ALLOW", "-j MARK --set-xmark 0x0/%#x" % options.mark)
 
 
+def test_rendered_log_rule_sees_every_denied_first_packet_and_no_allowed_one():
+    # The limit is the kernel's business (the model ignores it); where the rule sits is ours.
+    state = render(SLICE, RenderOptions(log_denied=True, log_limit="1/day", log_burst=3))
+    for source, destination, protocol, port, expected in EXPECTED:
+        result, trace = forward_trace(state, source, destination, protocol, port)
+        logged = [rule for _chain, rule in trace if "-j NFLOG" in rule]
+        assert len(logged) == (1 if expected == "deny" else 0), (source, destination, protocol, port, trace)
+
+
 def test_rendered_fail_closed_mode_denies_pods_the_plan_does_not_know():
     state = render(SLICE, RenderOptions(fail_closed_cidrs=("10.244.1.0/24",), families=(4,)))
     assert forward_verdict(state, "10.244.2.21", WEB, "TCP", 80) == "pass"

@@ -81,9 +81,9 @@ SEED = plan_slice(
 
 
 def test_seed_example_renders_every_chain_and_set_by_hand():
-    # These expectations are output format 2. Whoever changes them changes what nodes hold for
+    # These expectations are output format 3. Whoever changes them changes what nodes hold for
     # an unchanged plan: bump RENDER_VERSION (here and in render.py) so nodes compare in full again.
-    assert RENDER_VERSION == 2
+    assert RENDER_VERSION == 3
     desired = render(SEED, RenderOptions(families=(4,)))
     ingress_chain = naming.pod_chain("ingress", [SEED_POLICY])
     egress_chain = naming.pod_chain("egress", [SEED_POLICY])
@@ -321,14 +321,26 @@ def test_drop_and_nflog_options():
     options = RenderOptions(deny_action="DROP", log_denied=True, log_group=5, families=(4,))
     group = naming.pod_chain("ingress", ["x/deny"])
     slice_ = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/deny"])], [policy("x/deny", "ingress", ["x/a"])])
+    prefix = '--nflog-prefix "kubenet-netpol denied %s"' % group  # the chain: denials.json says what it stands for
     assert chains(render(slice_, options), 4)[group] == (
         INVALID, CLEAR,
-        '-m limit --limit 10/min -j NFLOG --nflog-prefix "kubenet-netpol denied ingress" --nflog-group 5',
+        "-m limit --limit 10/min -j NFLOG %s --nflog-group 5" % prefix,
         '-m comment --comment "deny ingress" -j DROP')
-    # iptables-save omits group 0 (the default), so we must too.
+    # iptables-save omits group 0 and burst 5 (the defaults), so we must too.
     zero = RenderOptions(log_denied=True, log_group=0, families=(4,))
-    assert chains(render(slice_, zero), 4)[group][2] == (
-        '-m limit --limit 10/min -j NFLOG --nflog-prefix "kubenet-netpol denied ingress"')
+    assert chains(render(slice_, zero), 4)[group][2] == "-m limit --limit 10/min -j NFLOG %s" % prefix
+    # A rate is written as iptables-save prints it back: in the largest unit that keeps it whole.
+    fast = RenderOptions(log_denied=True, log_limit="120/minute", log_burst=20, families=(4,))
+    assert chains(render(slice_, fast), 4)[group][2] == (
+        "-m limit --limit 2/sec --limit-burst 20 -j NFLOG %s --nflog-group 100" % prefix)
+
+
+@pytest.mark.parametrize("given, printed", [
+    ("10/minute", "10/min"), ("10/m", "10/min"), ("600/hour", "10/min"), ("60/min", "1/sec"), ("3/s", "3/sec"),
+    ("7/min", "7/min"), ("7/hour", "7/hour"), ("1000/day", "1000/day"), ("13/second", "13/sec"), ("24/d", "1/hour")])
+def test_log_limit_is_normalized_as_iptables_prints_it(given, printed):
+    # Printed forms checked against iptables-save 1.8.9 (nft and legacy) by hand.
+    assert RenderOptions(log_limit=given).log_limit == printed
 
 
 def test_custom_mark_bit_is_used_everywhere():
@@ -369,6 +381,8 @@ def test_cut_connections_deny_marked_connections_before_replies_pass():
 
 @pytest.mark.parametrize("options", [{"mark": 0x300000}, {"mark": 0}, {"deny_action": "ACCEPT"},
                                      {"log_group": 70000}, {"families": (5,)}, {"families": ()},
+                                     {"log_limit": "10"}, {"log_limit": "0/min"}, {"log_limit": "5/week"},
+                                     {"log_limit": "20000/second"}, {"log_burst": 0}, {"log_burst": 10001},
                                      {"fail_closed_cidrs": ("0.0.0.0/0",)}, {"fail_closed_cidrs": ("pods",)}])
 def test_bad_options_are_refused(options):
     with pytest.raises(ValueError):
@@ -399,7 +413,7 @@ def test_fingerprint_changes_with_the_plan_and_the_options_only():
 def test_every_render_option_is_in_the_fingerprint(option):
     """A new option cannot be forgotten: the no-op shortcut would skip a converge it needs."""
     changed = {"deny_action": "DROP", "log_denied": True, "log_group": 7, "mark": 0x200000, "families": (4,),
-               "fail_closed_cidrs": ("10.244.1.0/24",), "cut_connections": True}
+               "fail_closed_cidrs": ("10.244.1.0/24",), "cut_connections": True, "log_limit": "1/sec", "log_burst": 9}
     assert set(changed) == {item.name for item in dataclasses.fields(RenderOptions)}
     assert fingerprint(SEED, RenderOptions(**{option: changed[option]})) != fingerprint(SEED)
 

@@ -20,12 +20,13 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain impo
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import (
     EGRESS, INGRESS, Cluster, ContainerPort, IPBlockPeer, Namespace, Node, Pod, frozen_labels, policy_from_manifest)
 from ansible_collections.kubenet.netpol.plugins.module_utils.engine.selectors import selector_matches
-from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import render
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, render
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import node_slice
 from cluster_strategies import PROBES, clusters, endpoints, policy_sets
 from netfilter_model import PASS, forward_verdict
 
 SETTINGS = settings(max_examples=100, deadline=None)
+LOGGING = RenderOptions(log_denied=True, log_burst=7)  # the log rule must change no verdict
 
 
 def isolating(policy_set, pod, direction):
@@ -150,7 +151,7 @@ def test_the_verdict_is_the_specification(cluster, policy_set):
 @example(**_named_port_through_an_ip_block())
 def test_the_verdict_is_what_the_rendered_chains_do(cluster, policy_set):
     verdicts = ClusterVerdicts(cluster, policy_set)
-    rendered = {name: render(node_slice(verdicts.plan, name)) for name in verdicts.plan["nodes"]}
+    rendered = {name: render(node_slice(verdicts.plan, name), LOGGING) for name in verdicts.plan["nodes"]}
     for source, destination, probe in pairs(cluster):
         found = explain(verdicts, source, destination, probe.protocol, probe.port)
         assert rendered_allows(rendered, source, destination, probe.protocol, probe.port) == found.allowed, \
