@@ -102,10 +102,10 @@ class KilledRun:
         self.child = subprocess.Popen([sys.executable, "-c", CHILD, node.netns, state_dir, json.dumps(state)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                       start_new_session=True)
-        assert self.child.stdout.readline().strip() == "ready"
 
     def kill_inside(self, target, delay, whole_group):
         """Start the run and kill it; the step it was killed in, or None when it finished first."""
+        assert self.child.stdout.readline().strip() == "ready"
         self.child.stdin.write("go\n")
         self.child.stdin.flush()
         writes, step = 0, None
@@ -128,6 +128,14 @@ class KilledRun:
         self.child.stdin.close()
         _wait_group_gone(self.child.pid)
         return step
+
+    def discard(self):
+        """A child that was started ahead and not used (it waits for "go" and holds no lock)."""
+        if self.child.poll() is None:
+            os.killpg(self.child.pid, signal.SIGKILL)
+            self.child.wait(timeout=60)
+        self.child.stdout.close()
+        self.child.stdin.close()
 
 
 def _wait_group_gone(group, timeout=60.0):
@@ -153,42 +161,60 @@ PACKET_CHECKS = (("c", ADDRESSES["a"][0], 8080), ("outside", ADDRESSES["c"][0], 
                  ("b", ADDRESSES["a"][0], 8080), ("a", ADDRESSES["c"][0], 9090))
 
 
+class Tally:
+    """What the kills did: where they landed, runs that finished first, real packets sent."""
+
+    def __init__(self):
+        self.kills, self.finished, self.packets = 0, 0, 0
+        self.steps = {}
+
+
+def kill_and_check(lab, node, state_dir, chooser, packets, run, old, new, tally):
+    """Kill one run from `old` to `new`, check the verdicts left, then converge and check that."""
+    whole_group = chooser.random() < 0.5
+    step = run.kill_inside(chooser.randint(1, 4), chooser.uniform(0, 0.02), whole_group)
+    if step is None:
+        tally.finished += 1  # the run had fewer writes than the target: it completed, like an uninterrupted one
+    else:
+        tally.kills += 1
+        tally.steps[step] = tally.steps.get(step, 0) + 1
+    live = read_live(node)
+    before, after, now = verdicts(rendered(old), packets), verdicts(rendered(new), packets), verdicts(live, packets)
+    mixed = [(packet, now[packet], before[packet]) for packet in packets if now[packet] not in (before[packet], after[packet])]
+    assert mixed == [], "killed in %s (%s): a verdict neither state gives: %s" % (
+        step, "process group" if whole_group else "python only", mixed[:5])
+    if step is not None and tally.kills % 10 == 0:
+        for source, destination, port in PACKET_CHECKS:
+            packet = (next(ip for ip in ADDRESSES[source] if (":" in ip) == (":" in destination)), destination, "TCP", port)
+            assert probe(lab, source, destination, port) == (now[packet] == "pass"), (step, source, destination, port)
+            tally.packets += 1
+    run_converge(node, new, state_dir)
+    assert comparable(read_live(node)) == comparable(rendered(new)), "the run after the kill converges"
+    node.calls.clear()
+    assert not run_converge(node, new, state_dir).changed and node.writes() == []
+
+
 def test_a_converge_killed_anywhere_leaves_the_old_or_the_new_verdicts_and_the_next_run_converges(
         lab, runner_in, state_dir):
     node = runner_in(lab.node)
     node.run("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
-    chooser = random.Random(SEED)
-    packets = grid()
+    chooser, packets, tally = random.Random(SEED), grid(), Tally()
     states = iter(walk(SEED, 10 * KILLS))
-    old = next(states)
+    old, new = next(states), next(states)
     run_converge(node, old, state_dir)
-    kills, finished, steps, packet_checks, began = 0, 0, {}, 0, time.monotonic()
-    while kills < KILLS:
-        new = next(states)
-        whole_group = chooser.random() < 0.5
-        step = KilledRun(node, state_dir, new).kill_inside(chooser.randint(1, 4), chooser.uniform(0, 0.02), whole_group)
-        if step is None:
-            finished += 1  # the run had fewer writes than the target: it completed, like an uninterrupted one
-        else:
-            kills += 1
-            steps[step] = steps.get(step, 0) + 1
-        live = read_live(node)
-        before, after, now = verdicts(rendered(old), packets), verdicts(rendered(new), packets), verdicts(live, packets)
-        mixed = [(packet, now[packet], before[packet]) for packet in packets if now[packet] not in (before[packet], after[packet])]
-        assert mixed == [], "killed in %s (%s): a verdict neither state gives: %s" % (
-            step, "process group" if whole_group else "python only", mixed[:5])
-        if kills % 10 == 0 and step is not None:
-            for source, destination, port in PACKET_CHECKS:
-                packet = (next(ip for ip in ADDRESSES[source] if (":" in ip) == (":" in destination)), destination, "TCP", port)
-                assert probe(lab, source, destination, port) == (now[packet] == "pass"), (step, source, destination, port)
-                packet_checks += 1
-        run_converge(node, new, state_dir)
-        assert comparable(read_live(node)) == comparable(rendered(new)), "the run after the kill converges"
-        node.calls.clear()
-        assert not run_converge(node, new, state_dir).changed and node.writes() == []
-        old = new
+    began = time.monotonic()
+    ahead = KilledRun(node, state_dir, new)  # each child starts while the kill before it is checked
+    try:
+        while tally.kills < KILLS:
+            run, upcoming = ahead, next(states)
+            ahead = KilledRun(node, state_dir, upcoming)
+            kill_and_check(lab, node, state_dir, chooser, packets, run, old, new, tally)
+            old, new = new, upcoming
+    finally:
+        ahead.discard()
     print("\n%d kills in %.0f s (%d runs finished before their kill point), %d packets walked after each, "
-          "%d real packets; killed in: %s" % (kills, time.monotonic() - began, finished, len(packets), packet_checks,
-                                              json.dumps(steps, sort_keys=True)))
-    assert kills == KILLS
-    assert steps.get("ipset restore", 0) >= 5 and steps.get("iptables-restore", 0) + steps.get("ip6tables-restore", 0) >= 5
+          "%d real packets; killed in: %s" % (tally.kills, time.monotonic() - began, tally.finished, len(packets),
+                                              tally.packets, json.dumps(tally.steps, sort_keys=True)))
+    assert tally.kills == KILLS
+    assert tally.steps.get("ipset restore", 0) >= 5
+    assert tally.steps.get("iptables-restore", 0) + tally.steps.get("ip6tables-restore", 0) >= 5
