@@ -19,7 +19,8 @@ in an order that is safe at every instant, even if a step fails:
    the twins of step 1 (a concurrent `ipset list` can hold a set for an instant: then each set is
    destroyed on its own, retried while the kernel says it is in use).
 
-A run whose comparison finds nothing to do writes nothing at all.
+A run whose comparison finds nothing to do writes nothing at all; one that fails part way puts
+our previous rules and sets back (put_back) before it reports the failure.
 """
 
 from __future__ import annotations
