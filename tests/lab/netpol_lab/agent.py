@@ -1,6 +1,6 @@
 """The lab's listener: one per pod, external or node (for its hostNetwork pods), inside its netns.
 
-Serves every probed port on every address it is given. TCP: accept, send "<name>\\n", close.
+Serves every probed port on every address it is given. TCP and SCTP: accept, send "<name>\\n", close.
 UDP: echo the request after "<name>\\n". Replying with its name lets the prober check that the
 right endpoint answered, not just any. Standalone (stdlib only): it runs as
 `ip netns exec NS python3 agent.py ...`, and writes its pid file once every socket listens.
@@ -14,13 +14,15 @@ import socket
 BACKLOG = 512
 
 
-def listen(addresses, tcp_ports, udp_ports):
+def listen(addresses, tcp_ports, udp_ports, sctp_ports=()):
+    """SCTP sockets are one-to-one (stream) sockets, served like TCP; only kernels with SCTP have them."""
     sockets = []
     for address in addresses:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        for kind, ports in ((socket.SOCK_STREAM, tcp_ports), (socket.SOCK_DGRAM, udp_ports)):
+        for kind, proto, ports in ((socket.SOCK_STREAM, 0, tcp_ports), (socket.SOCK_DGRAM, 0, udp_ports),
+                                   (socket.SOCK_STREAM, socket.IPPROTO_SCTP, sctp_ports)):
             for port in ports:
-                sock = socket.socket(family, kind)
+                sock = socket.socket(family, kind, proto)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((address, port))
                 if kind == socket.SOCK_STREAM:
@@ -69,8 +71,9 @@ def main():
     parser.add_argument("--ip", action="append", default=[])
     parser.add_argument("--tcp", type=ports, default=[])
     parser.add_argument("--udp", type=ports, default=[])
+    parser.add_argument("--sctp", type=ports, default=[])
     args = parser.parse_args()
-    sockets = listen(args.ip, args.tcp, args.udp)
+    sockets = listen(args.ip, args.tcp, args.udp, args.sctp)
     write_pidfile(args.pidfile)
     serve(args.name, sockets)
 

@@ -4,14 +4,13 @@ Nothing is added to the host's root namespace: the controller side (Ansible) run
 underlay netns, whose bridge holds 10.10.0.254 and fd00:10:10::fe.
 """
 
-import json
 import os
 import secrets
 import shutil
 import sys
 
 from netpol_lab import netns, sshd, wiring
-from netpol_lab.scenario import load_scenario, snapshot
+from netpol_lab.scenario import load_scenario, write_sources
 from netpol_lab.topology import NETNS_PATTERN, RUN_PATTERN, STATE_ROOT, LabError, load_lab, plan_lab
 
 AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent.py")
@@ -109,11 +108,7 @@ def set_scenario(lab, scenario_path):
     """Make a scenario the current one: a copy in the run dir, and its kubectl snapshot (what the enforce
     step reads), recorded in lab.json."""
     shutil.copyfile(scenario_path, lab.current_scenario)
-    scenario = load_scenario(scenario_path)
-    with open(lab.current_snapshot, "w", encoding="utf-8") as handle:
-        json.dump(snapshot(scenario), handle, indent=1)
-    with open(lab.current_policies, "w", encoding="utf-8") as handle:
-        json.dump({"apiVersion": "v1", "kind": "List", "items": list(scenario.manifests)}, handle, indent=1)
+    write_sources(load_scenario(scenario_path), lab.current_snapshot, lab.current_policies)
     lab.scenario = os.path.abspath(scenario_path)
     lab.save()
 

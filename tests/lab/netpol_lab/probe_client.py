@@ -25,8 +25,9 @@ def _judge(reply, expected):
     return "allowed" if name == expected else "wrong:" + name
 
 
-def probe_tcp(source, destination, port, expected, timeout):
-    with socket.socket(_family(destination), socket.SOCK_STREAM) as sock:
+def probe_stream(source, destination, port, expected, timeout, proto=0):
+    """TCP, or SCTP with proto IPPROTO_SCTP (a one-to-one socket: connect, read the name, EOF)."""
+    with socket.socket(_family(destination), socket.SOCK_STREAM, proto) as sock:
         sock.settimeout(timeout)
         sock.bind((source, 0))
         try:
@@ -64,7 +65,9 @@ def probe_udp(source, destination, port, expected, timeout, attempts):
 def probe(item, timeouts):
     source, destination, protocol, port, expected = item
     if protocol == "TCP":
-        return probe_tcp(source, destination, port, expected, timeouts["tcp"])
+        return probe_stream(source, destination, port, expected, timeouts["tcp"])
+    if protocol == "SCTP":
+        return probe_stream(source, destination, port, expected, timeouts["sctp"], socket.IPPROTO_SCTP)
     return probe_udp(source, destination, port, expected, timeouts["udp"], timeouts["udp_attempts"])
 
 

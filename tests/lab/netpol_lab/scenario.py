@@ -7,6 +7,7 @@ of the scenario (`snapshot`), and the lab's addressing (`lab_node`) lives here t
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -287,3 +288,11 @@ def snapshot(scenario):
     items += [_node_object(node) for node in scenario.cluster.nodes]
     items += list(scenario.manifests)
     return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def write_sources(scenario, snapshot_path, policies_path):
+    """What the enforce playbook reads for a scenario: the kubectl snapshot and the policies as a List."""
+    with open(snapshot_path, "w", encoding="utf-8") as handle:
+        json.dump(snapshot(scenario), handle, indent=1)
+    with open(policies_path, "w", encoding="utf-8") as handle:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": list(scenario.manifests)}, handle, indent=1)
