@@ -12,12 +12,20 @@ in an order that is safe at every instant, even if a step fails:
 
 1. one `ipset restore`: new sets created and filled; a changed set rebuilt in its temporary
    twin, swapped in and the twin destroyed (a live set is never flushed, so never empty);
-2. per family, the payload checked with `iptables-restore --test` (it needs the sets of step 1),
-   then one `iptables-restore --noflush` transaction (atomic): our changed chains declared (which
-   flushes them) and refilled, our jump fixed, stale chains flushed and deleted;
+2. the payloads of the families written after the first checked with `iptables-restore --test`
+   (it needs the sets of step 1; the first family's write is itself all or nothing), then per
+   family one `iptables-restore --noflush` transaction (atomic): our changed chains declared
+   (which flushes them) and refilled, our jump fixed, stale chains flushed and deleted;
 3. one `ipset restore` destroying the stale sets, no longer referenced by any rule of ours, and
    the twins of step 1 (a concurrent `ipset list` can hold a set for an instant: then each set is
    destroyed on its own, retried while the kernel says it is in use).
+
+A changed set that a rewritten rule uses (before or after) is not swapped in place: a rule
+moving off the set would see its new members, or one moving onto it its old ones, until the
+table write. Such a run converges in two of these passes: first to the desired state with the
+set's new members under a bridge name (naming.bridge_set), so every rule of ours switches at
+the one table write; then to the desired state itself (the set recreated under its name, the
+rules moved back in one more table write, the bridge destroyed).
 
 A run whose comparison finds nothing to do writes nothing at all; one that fails part way puts
 our previous rules and sets back (put_back) before it reports the failure.
@@ -33,12 +41,12 @@ import re
 import shlex
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from operator import itemgetter
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import member_sort_key
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import Desired, member_sort_key
 
 BACKENDS = ("auto", "nft", "legacy")
 BUILTIN_CHAINS = ("INPUT", "FORWARD", "OUTPUT")
@@ -92,6 +100,7 @@ _OUR_CHAIN = re.compile(r"^:(%s\S*) " % _PREFIX, re.M)
 _OUR_RULE = re.compile(r"^-A (%s\S*)(.*)$" % _PREFIX, re.M)
 _BUILTIN_RULE = re.compile(r"^-A (%s)((?: .*)?)$" % "|".join(BUILTIN_CHAINS), re.M)
 _CREATE_OURS = "create " + naming.PREFIX
+_SET_REFERENCE = re.compile(r"--match-set (\S+) ")
 _ADD = "add "
 
 
@@ -222,6 +231,48 @@ def plan_present(desired, live, families):
         if name not in wanted and not naming.is_temp_set(name) and _managed(live.sets[name], families):
             changes.destroy_lines.append("destroy %s" % name)
             changes.summary["sets_destroyed"].append(name)
+    return changes
+
+
+def bridged_sets(desired, live, changes):
+    """The changed sets (swapped in place by `changes`) that a rule written or deleted uses."""
+    swapped = set(changes.summary["sets_swapped"])
+    if not swapped:
+        return set()
+    used = set()
+    for table in desired.tables:
+        current, wanted = live.tables[table.family].chains, table.chain_map
+        for chain in set(current) | set(wanted):
+            if current.get(chain) != wanted.get(chain):
+                used.update(_SET_REFERENCE.findall(" ".join(current.get(chain, ()) + wanted.get(chain, ()))))
+    return swapped & used
+
+
+def with_bridges(desired, names):
+    """The desired state with the sets `names` under their bridge names, in the sets and the rules."""
+    def rename(name):
+        return naming.bridge_set(name) if name in names else name
+
+    def rename_sets(rule):
+        return _SET_REFERENCE.sub(lambda found: "--match-set %s " % rename(found.group(1)), rule)
+
+    tables = tuple(replace(table, chains=tuple((chain, tuple(map(rename_sets, rules))) for chain, rules in table.chains))
+                   for table in desired.tables)
+    sets = tuple(replace(item, name=rename(item.name)) for item in desired.sets)
+    return Desired(tables, tuple(sorted(sets, key=lambda item: item.name)))
+
+
+def apply_present(shell, desired, live, families, backend):
+    """Apply the writes to the desired state, through bridges when a changed set's users move
+    (see the module docstring); the changes returned are the direct ones, for the report."""
+    changes = plan_present(desired, live, families)
+    bridged = bridged_sets(desired, live, changes)
+    if not bridged or shell.check_mode:
+        apply(shell, changes, backend)
+        return changes
+    apply(shell, plan_present(with_bridges(desired, bridged), live, families), backend)
+    tables, blocks, _digest = read_live(shell, backend, families)
+    apply(shell, plan_present(desired, LiveState(tables, *parse_set_blocks(blocks)), families), backend)
     return changes
 
 
@@ -376,7 +427,7 @@ def apply(shell, changes, backend):
     if changes.set_lines:
         shell.write(["ipset", "restore"], changes.set_lines)
     restores = {family: [iptables_tools(backend, family)[1], "--noflush", "--wait"] for family in changes.table_lines}
-    for family in sorted(restores):
+    for family in sorted(restores)[1:]:  # a failed first write changes nothing: only the later ones need a test
         shell.write(restores[family] + ["--test"], changes.table_lines[family])
     for family in sorted(restores):
         shell.write(restores[family], changes.table_lines[family])
@@ -575,8 +626,11 @@ def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, st
             _check_families(desired, families)
             live = LiveState(tables, *parse_set_blocks(blocks))
             with put_back_on_failure(shell, chosen, families, live, blocks):
-                changes = plan_absent(live, families) if desired is None else plan_present(desired, live, families)
-                apply(shell, changes, chosen)
+                if desired is None:
+                    changes = plan_absent(live, families)
+                    apply(shell, changes, chosen)
+                else:
+                    changes = apply_present(shell, desired, live, families, chosen)
             if connections is not None and changes.changed:
                 changes.summary["connections_cut"] = connections.run(shell, families)
             counts = desired.counts() if desired is not None else {"chains": 0, "rules": 0, "sets": 0, "members": 0}

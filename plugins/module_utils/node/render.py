@@ -12,13 +12,21 @@ so converging is a plain comparison. Per IP family:
   allowed flows) and, in IPv6, neighbour discovery; then dispatches packets from pods isolated
   for egress, then packets to pods isolated for ingress, into pod chains. Local pods isolated
   by the same policies share one pod chain, entered through a set of their addresses, so pod
-  churn only changes set members and the rule count does not grow with the pods.
+  churn only changes set members and the rule count does not grow with the pods. With several
+  such groups in a direction, one lookup of the set of all their pods leads into that
+  direction's dispatch chain (KUBENET-EGRESS, KUBENET-INGRESS), so the packets of pods no
+  policy isolates never walk the groups one by one.
 - A pod chain drops INVALID packets, clears our mark bit, calls each isolating policy's chain
-  and leaves through KUBENET-ALLOW (which clears the mark, then returns to KUBENET-FORWARD)
-  as soon as one marked the packet; otherwise it denies. Nothing of ours ever ACCEPTs: what
+  and leaves through KUBENET-ALLOW (which clears the mark, then returns: after the egress check
+  to KUBENET-FORWARD for the ingress check, after the ingress check, entered by a goto, straight
+  to FORWARD) as soon as one marked the packet; otherwise it denies. Nothing of ours ever ACCEPTs: what
   we allow goes back to FORWARD, whose own rules still decide.
 - A policy chain (one per policy and direction) has one rule per clause, peer set and port
   matcher, each setting the mark. Peers and named-port targets are ipsets.
+- Every use of a set (a dispatch, a clause's peers, one ipBlock, ...) is a *user*; users of the
+  same type and members share one set, named after its smallest user (naming.set_name). A
+  member change that all users of a set follow keeps its name (a swap, no rule rewritten);
+  users that diverge split off under their own names.
 - Opt-ins: the fail-closed mode denies pod-CIDR addresses the plan does not know (pods started
   since); cutting connections denies, first of all, connections marked as no longer allowed.
 """
@@ -28,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,7 +47,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract impor
 
 # Bump when the same plan renders differently (a test pins the output of a sample plan): a
 # node whose record was made by another version then compares its state in full again.
-RENDER_VERSION = 3
+RENDER_VERSION = 4
 DISPATCH_ORDER = (EGRESS, INGRESS)  # egress first: a same-node pair meets both checks in one pass
 DENY_ACTIONS = ("REJECT", "DROP")
 REJECT_WITH = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
@@ -57,6 +66,12 @@ HASH_IP = "hash:ip"
 HASH_NET = "hash:net"
 IPSET_FAMILIES = {4: "inet", 6: "inet6"}
 DEFAULT_MAXELEM = 65536
+SET_TYPES = {"D": HASH_IP, "I": HASH_IP, "P": HASH_IP, "T": HASH_IP, "K": HASH_IP, "N": HASH_NET,
+             "C": HASH_NET}  # by user kind
+# A set's name is known only once all its users are: rules hold this placeholder until then (a
+# control character, which no comment keeps, so it appears nowhere else in a rule).
+_SET_PLACEHOLDER = "\x00%d\x00"
+_SET_PLACEHOLDERS = re.compile("\x00([0-9]+)\x00")
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,6 @@ class RenderOptions:
     cut_connections: bool = False  # deny packets of connections marked as no longer allowed
     log_limit: str = DEFAULT_LOG_LIMIT  # per pod chain and family, as iptables-save prints it once normalized
     log_burst: int = DEFAULT_LOG_BURST
-
 
     def __post_init__(self):
         """Equal settings make equal options (the fingerprint hashes every field): lists are sorted sets."""
@@ -295,13 +309,17 @@ class _Slice:
         return tuple(sorted(found, key=member_sort_key))
 
     def peer_addresses(self, set_id, family, where):
-        """The sorted addresses of a family of a peer set, computed once per set (clauses share them)."""
-        if (set_id, family) not in self._peer_cache:
+        """The sorted addresses of a family of a peer set, computed once per set for both families
+        (clauses share them)."""
+        if set_id not in self._peer_cache:
             if set_id not in self.peer_sets:
                 raise PlanError("%s: peer set %s is not in peer_sets" % (where, set_id))
-            found = {text for text, version in map(canonical_address, self.peer_sets[set_id]) if version == family}
-            self._peer_cache[(set_id, family)] = tuple(sorted(found, key=member_sort_key))
-        return self._peer_cache[(set_id, family)]
+            found = {version: set() for version in FAMILIES}
+            for text, version in map(canonical_address, self.peer_sets[set_id]):
+                found[version].add(text)
+            self._peer_cache[set_id] = {version: tuple(sorted(texts, key=member_sort_key))
+                                        for version, texts in found.items()}
+        return self._peer_cache[set_id][family]
 
 
 class _FamilyRenderer:
@@ -314,13 +332,33 @@ class _FamilyRenderer:
         self.mark = "%#x" % options.mark
         self.chains = {}
         self.sets = {}
+        self._users = []  # (kind, identity, members), the index is the placeholder's number
         self._policy_chains = {}
 
-    def add_set(self, kind, set_type, members, identity):
-        """Record a set (members already sorted) and return its name."""
-        name = naming.set_name(kind, self.family, *identity)
-        self.sets[name] = IpSet(name, self.family, set_type, members)
-        return name
+    def add_set(self, kind, members, identity):
+        """Record a user of a set (members already sorted); its rules hold a placeholder for the name."""
+        self._users.append((kind, tuple(identity), members))
+        return _SET_PLACEHOLDER % (len(self._users) - 1)
+
+    def name_sets(self):
+        """One set per type and member list, named after its smallest user; the names into the rules."""
+        groups = {}
+        for number, (kind, identity, members) in enumerate(self._users):
+            groups.setdefault((SET_TYPES[kind], members), []).append(number)
+        names = [None] * len(self._users)
+        for (set_type, members), numbers in groups.items():
+            kind, identity, _members = min((self._users[number] for number in numbers),
+                                           key=lambda user: naming.identity_text(user[0], *user[1]))
+            name = naming.set_name(set_type, self.family, kind, *identity)
+            self.sets[name] = IpSet(name, self.family, set_type, members)
+            for number in numbers:
+                names[number] = name
+
+        def named(found):
+            return names[int(found.group(1))]
+
+        for chain, rules in self.chains.items():
+            self.chains[chain] = [_SET_PLACEHOLDERS.sub(named, rule) if "\x00" in rule else rule for rule in rules]
 
     def render(self):
         top = []
@@ -332,12 +370,10 @@ class _FamilyRenderer:
             top += ["-p ipv6-icmp -m icmp6 --icmpv6-type %d -j RETURN" % kind for kind in NEIGHBOUR_DISCOVERY_TYPES]
         top += self.fail_closed_rules()
         for direction in DISPATCH_ORDER:
-            for policies in sorted(self.plan.groups[direction]):
-                dispatch = self.dispatch_rule(direction, policies)
-                if dispatch:
-                    top.append(dispatch)
+            top += self.dispatch(direction)
         self.chains[naming.TOP_CHAIN] = top
         self.chains[naming.ALLOW_CHAIN] = ["-j MARK --set-xmark 0x0/%s" % self.mark]
+        self.name_sets()
         chains = tuple((name, tuple(self.chains[name])) for name in sorted(self.chains))
         jump = "%s -j %s" % (naming.comment_match(naming.JUMP_COMMENT), naming.TOP_CHAIN)
         return Table(self.family, chains, jump)
@@ -354,9 +390,9 @@ class _FamilyRenderer:
         members = tuple(sorted((net_member(net) for net in cidrs if net.version == self.family), key=member_sort_key))
         if not members:
             return []
-        cidr_set = self.add_set("C", HASH_NET, members, ("fail-closed",))
+        cidr_set = self.add_set("C", members, ("fail-closed",))
         known = self.plan.pod_addresses(self.plan.pod_ips, self.family, "plan: pods")
-        known_set = self.add_set("K", HASH_IP, known, ("fail-closed",)) if known else None
+        known_set = self.add_set("K", known, ("fail-closed",)) if known else None
         text = naming.comment_match("fail closed: pod not in the plan yet")
         rules = []
         for side in ("src", "dst"):
@@ -365,17 +401,40 @@ class _FamilyRenderer:
                                text, self.deny_target()))
         return rules
 
-    def dispatch_rule(self, direction, policies):
-        pods = self.plan.groups[direction][policies]
-        addresses = self.plan.pod_addresses(pods, self.family, "plan: pods")
-        if not addresses:
-            return None
+    def dispatch(self, direction):
+        """KUBENET-FORWARD's rules that send a direction's isolated pods into their pod chains.
+
+        A new connection of a pod isolated by no policy must not walk one set lookup per
+        isolation group: with several groups, one lookup of the set of all of them decides, and
+        only their packets enter the direction's dispatch chain. Each pod is in one group, so a
+        packet leaves the dispatch chain through its pod chain (a goto), back to the chain that
+        entered the dispatch chain. The ingress check is the last: its packets go (goto) rather
+        than jump, and leave straight to FORWARD; egress ones come back for the ingress check.
+        """
+        side = "src" if direction == EGRESS else "dst"
+        enter = "-g" if direction == INGRESS else "-j"
+        groups = sorted(self.plan.groups[direction])
+        addresses = {policies: self.plan.pod_addresses(self.plan.groups[direction][policies], self.family,
+                                                       "plan: pods") for policies in groups}
+        groups = [policies for policies in groups if addresses[policies]]
+        if len(groups) == 1:
+            return [self.dispatch_rule(direction, groups[0], addresses[groups[0]], side, enter)]
+        if not groups:
+            return []
+        chain = naming.DISPATCH_CHAINS[direction]
+        self.chains[chain] = [self.dispatch_rule(direction, policies, addresses[policies], side, "-g")
+                              for policies in groups]
+        every = tuple(sorted({address for found in addresses.values() for address in found}, key=member_sort_key))
+        members = self.add_set("I", every, (direction,))
+        text = naming.comment_match("%s isolated by any policy" % direction)
+        return [_join("-m set --match-set", members, side, text, enter, chain)]
+
+    def dispatch_rule(self, direction, policies, addresses, side, enter):
         summary = "%s isolated by %s" % (direction, ", ".join(policies))
-        members = self.add_set("D", HASH_IP, addresses, (direction,) + policies)
+        members = self.add_set("D", addresses, (direction,) + policies)
         chain = naming.pod_chain(direction, policies)
         self.chains[chain] = self.pod_chain_rules(direction, policies)
-        return _join("-m set --match-set", members, "src" if direction == EGRESS else "dst",
-                     naming.comment_match(summary), "-j", chain)
+        return _join("-m set --match-set", members, side, naming.comment_match(summary), enter, chain)
 
     def pod_chain_rules(self, direction, policies):
         rules = ["-m conntrack --ctstate INVALID -j DROP", "-j MARK --set-xmark 0x0/%s" % self.mark]
@@ -428,7 +487,7 @@ class _FamilyRenderer:
             addresses = self.plan.pod_addresses(clause["targets"], self.family, where)
             if not addresses:
                 return []
-            targets = self.add_set("T", HASH_IP, addresses, identity)
+            targets = self.add_set("T", addresses, identity)
             target_match = "-m set --match-set %s %s" % (targets, "dst" if ingress else "src")
         peer_matches = self.peer_matches(clause.get("peers"), identity, where, "src" if ingress else "dst")
         text = naming.comment_match("%s %s rule %d" % (policy, direction, index))
@@ -445,12 +504,12 @@ class _FamilyRenderer:
         if peers.get("pod_set") is not None:
             addresses = self.plan.peer_addresses(peers["pod_set"], self.family, where)
             if addresses:
-                name = self.add_set("P", HASH_IP, addresses, identity)
+                name = self.add_set("P", addresses, identity)
                 matches.append("-m set --match-set %s %s" % (name, side))
         for number, block in enumerate(peers.get("ip_blocks") or ()):
             members = block_members(block, self.family)
             if members:
-                name = self.add_set("N", HASH_NET, members, identity + ("block", number))
+                name = self.add_set("N", members, identity + ("block", number))
                 matches.append("-m set --match-set %s %s" % (name, side))
         return matches
 

@@ -77,8 +77,7 @@ def test_first_converge_creates_our_state_and_a_rerun_writes_nothing(runner, sta
     first = run_converge(runner, state_dir)
     assert first.changed and first.backend == "default"
     assert [call[0] for call in runner.writes()] == [
-        ("ipset", "restore"),
-        ("iptables-restore", "--noflush", "--wait", "--test"), ("ip6tables-restore", "--noflush", "--wait", "--test"),
+        ("ipset", "restore"), ("ip6tables-restore", "--noflush", "--wait", "--test"),
         ("iptables-restore", "--noflush", "--wait"), ("ip6tables-restore", "--noflush", "--wait")]
     v4, v6, sets = snapshot(runner)
     jump = '-A FORWARD -m comment --comment "kubenet-netpol: network policies" -j KUBENET-FORWARD'
@@ -103,7 +102,7 @@ def test_check_mode_writes_nothing_and_its_diff_shows_rules_and_members(runner, 
     assert [command for command in check.commands if "not run" in command] == [
         command for command in check.commands if "restore" in command]
     assert "-I FORWARD 1 -m comment" in check.diff["after"]
-    dispatch = naming.set_name("D", 4, "ingress", "x/deny-ingress", "x/from-blue")
+    dispatch = naming.set_name("hash:ip", 4, "D", "ingress", "x/deny-ingress", "x/from-blue")
     assert "add %s 10.244.1.12" % dispatch in check.diff["after"]
     assert naming.PREFIX not in check.diff["before"]
 
@@ -111,7 +110,7 @@ def test_check_mode_writes_nothing_and_its_diff_shows_rules_and_members(runner, 
     more = desired(pods=STANDARD_PODS + remote_pods(1))  # y/peer-0 joins x/from-blue's peers
     runner.calls.clear()
     check = run_converge(runner, state_dir, state=more, check_mode=True, want_diff=True)
-    peers = naming.set_name("P", 4, "x/from-blue", "ingress", 0, 0)
+    peers = naming.set_name("hash:ip", 4, "P", "x/from-blue", "ingress", 0, 0)
     assert check.changed and check.summary["sets_swapped"] == [peers]  # x/c has no IPv6: no IPv6 peer set
     assert check.summary["chains_written"] == []
     assert "add %s 10.244.20.1" % peers in check.diff["after"]
@@ -124,7 +123,9 @@ def test_drift_is_reported_by_check_mode_and_repaired(runner, state_dir):
     clean = snapshot(runner)
     policy_chain = naming.policy_chain("x/allow-b-to-a", "ingress")
     pod_chain = naming.pod_chain("ingress", ("x/deny-ingress", "x/from-blue"))
-    peers = naming.set_name("P", 4, "x/allow-b-to-a", "ingress", 0, 0)
+    # allow-b-to-a's peers are x/b, the pods egress-b dispatches (and deny-ingress alone isolates
+    # for ingress): one set, named after the smallest user, the egress dispatch.
+    peers = naming.set_name("hash:ip", 4, "D", "egress", "x/egress-b")
     runner.run("iptables", "-D", policy_chain, "1")
     runner.run("iptables", "-F", pod_chain)
     runner.run("ipset", "add", peers, "10.9.9.9")
@@ -175,17 +176,29 @@ def test_foreign_chains_rules_and_sets_survive_every_run(runner, state_dir):
 def test_a_removed_policy_loses_its_chains_and_sets_after_the_rules_change(runner, state_dir):
     run_converge(runner, state_dir)
     smaller = desired(policies=without(STANDARD_POLICIES, "x/egress-b"))
-    gone_sets = {item.name for item in desired().sets} - {item.name for item in smaller.sets}
     gone_chains = {naming.policy_chain("x/egress-b", "egress"), naming.pod_chain("egress", ("x/egress-b",))}
-    assert len(gone_sets) == 6  # dispatch, peer pods of rule 0, the /0 block of rule 1: each in IPv4 and IPv6
+    # egress-b dispatches x/b, whose addresses are also allow-b-to-a's peers and the ingress
+    # dispatch of the pods deny-ingress alone isolates (x/b): that shared set is named after the
+    # egress dispatch (the smallest user), so it goes and its other users get a set named after the
+    # ingress dispatch, created before the rules move. Rule 0's IPv4 peers (x/a, x/e) and the /0
+    # blocks of rule 1 go; rule 0's IPv6 peer (x/a) shares the set of x/a's ingress dispatch,
+    # named after that dispatch: it stays.
+    gone_sets = {naming.set_name("hash:ip", family, "D", "egress", "x/egress-b") for family in (4, 6)} | {
+        naming.set_name("hash:ip", 4, "P", "x/egress-b", "egress", 0, 0)} | {
+        naming.set_name("hash:net", family, "N", "x/egress-b", "egress", 1, 0, "block", number)
+        for family, number in ((4, 0), (6, 1))}
+    new_sets = {naming.set_name("hash:ip", family, "D", "ingress", "x/deny-ingress") for family in (4, 6)}
+    assert {item.name for item in desired().sets} - {item.name for item in smaller.sets} == gone_sets
+    assert {item.name for item in smaller.sets} - {item.name for item in desired().sets} == new_sets
     runner.calls.clear()
 
     result = run_converge(runner, state_dir, state=smaller)
     assert sorted(result.summary["sets_destroyed"]) == sorted(gone_sets)
+    assert sorted(result.summary["sets_created"]) == sorted(new_sets)
     assert sorted(result.summary["chains_deleted"]) == sorted(
         ["%s (IPv%d)" % (name, family) for name in gone_chains for family in (4, 6)])
     writes = runner.writes()
-    assert [call[0][0] for call in writes] == ["iptables-restore", "ip6tables-restore"] * 2 + ["ipset"]
+    assert [call[0][0] for call in writes] == ["ipset", "ip6tables-restore", "iptables-restore", "ip6tables-restore", "ipset"]
     assert writes[-1][1].splitlines() == ["destroy %s" % name for name in sorted(gone_sets)]
     v4, v6 = snapshot(runner)[:2]
     assert not any(name in line for name in gone_chains for line in v4 + v6)
@@ -222,7 +235,7 @@ def test_no_set_in_use_is_ever_empty_while_members_change(runner, state_dir, tmp
             watcher.kill()
             watcher.wait()
     seen = _entries_of_referenced_sets(listing.read_text(encoding="utf-8"))
-    peers = naming.set_name("P", 4, "x/from-blue", "ingress", 0, 0)
+    peers = naming.set_name("hash:ip", 4, "P", "x/from-blue", "ingress", 0, 0)
     assert {entries for name, refs, entries in seen if name == peers} >= {51, 201}  # the watcher saw both states
     assert [item for item in seen if item[1] > 0 and item[2] == 0] == []
     for argv, payload in runner.writes():
@@ -262,7 +275,8 @@ def test_a_failed_step_fails_loudly_and_puts_our_previous_state_back(runner, sta
 
 
 def test_a_payload_that_fails_the_test_run_changes_no_chain(runner, state_dir):
-    """iptables-restore --test checks every family's payload before any of them is written."""
+    """iptables-restore --test checks the later family's payload before any of them is written (a
+    failed first write is itself all or nothing)."""
     run_converge(runner, state_dir)
     before = snapshot(runner)[:2]
     bigger = desired(policies=STANDARD_POLICIES + (netpol("x/new", {
@@ -281,7 +295,7 @@ def test_a_payload_that_fails_the_test_run_changes_no_chain(runner, state_dir):
 
 
 def test_a_set_of_ours_with_the_wrong_type_stops_the_run_before_any_write(runner, state_dir):
-    name = naming.set_name("D", 4, "ingress", "x/deny-ingress", "x/from-blue")
+    name = naming.set_name("hash:ip", 4, "D", "ingress", "x/deny-ingress", "x/from-blue")
     runner.run("ipset", "create", name, "hash:net")
     with pytest.raises(ConvergeError, match="exists as hash:net"):
         run_converge(runner, state_dir)
@@ -322,7 +336,7 @@ def test_state_absent_removes_everything_ours_rules_before_sets(runner, state_di
     runner.calls.clear()
     result = converge(None, runner, state_dir=state_dir)
     assert result.changed
-    assert [call[0][0] for call in runner.writes()] == ["iptables-restore", "ip6tables-restore"] * 2 + ["ipset"]
+    assert [call[0][0] for call in runner.writes()] == ["ip6tables-restore", "iptables-restore", "ip6tables-restore", "ipset"]
     assert all(naming.PREFIX not in "\n".join(lines) for lines in snapshot(runner))
     runner.calls.clear()
     assert not converge(None, runner, state_dir=state_dir).changed
@@ -331,7 +345,7 @@ def test_state_absent_removes_everything_ours_rules_before_sets(runner, state_di
 
 def test_a_temporary_set_left_by_an_interrupted_run_is_cleaned_up(runner, state_dir):
     run_converge(runner, state_dir)
-    twin = naming.temp_set(naming.set_name("P", 4, "x/from-blue", "ingress", 0, 0))
+    twin = naming.temp_set(naming.set_name("hash:ip", 4, "P", "x/from-blue", "ingress", 0, 0))
     runner.run("ipset", "create", twin, "hash:ip")
     result = run_converge(runner, state_dir)
     assert result.summary["sets_destroyed"] == [twin]
@@ -355,7 +369,7 @@ def test_a_node_found_converged_is_recognised_by_its_record_until_anything_drift
     assert not again.changed and len(renders) == 2  # the record matched: nothing rendered, nothing written
     assert again.counts == desired().counts()
 
-    runner.run("ipset", "add", naming.set_name("P", 4, "x/from-blue", "ingress", 0, 0), "10.9.9.9")
+    runner.run("ipset", "add", naming.set_name("hash:ip", 4, "P", "x/from-blue", "ingress", 0, 0), "10.9.9.9")
     runner.calls.clear()
     repaired = converge(lazily, runner, state_dir=state_dir, fingerprint=marker)
     assert repaired.changed and len(renders) == 3

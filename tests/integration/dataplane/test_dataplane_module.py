@@ -59,7 +59,7 @@ def test_options_reach_the_rules(runner, tmp_path, state_dir):
     assert denials.load_lookup(state_dir)["chains"][deny_only] == {"direction": "ingress", "policies": ["x/deny-ingress"]}
     assert "-m mark --mark 0x200000/0x200000 -g KUBENET-ALLOW" in rules
     assert '-m connmark --mark 0x200000/0x200000 -m comment --comment "connection no longer allowed" -j DROP' in rules
-    assert "-m set --match-set %s src" % naming.set_name("C", 4, "fail-closed") in rules
+    assert "-m set --match-set %s src" % naming.set_name("hash:net", 4, "C", "fail-closed") in rules
     assert "REJECT" not in rules
     assert naming.PREFIX not in runner.run("ip6tables-save")
     assert not run_module(runner.netns, tmp_path, plan=node_slice(), state_dir=state_dir, **options)["changed"]

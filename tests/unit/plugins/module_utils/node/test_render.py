@@ -81,27 +81,28 @@ SEED = plan_slice(
 
 
 def test_seed_example_renders_every_chain_and_set_by_hand():
-    # These expectations are output format 3. Whoever changes them changes what nodes hold for
+    # These expectations are output format 4. Whoever changes them changes what nodes hold for
     # an unchanged plan: bump RENDER_VERSION (here and in render.py) so nodes compare in full again.
-    assert RENDER_VERSION == 3
+    assert RENDER_VERSION == 4
     desired = render(SEED, RenderOptions(families=(4,)))
     ingress_chain = naming.pod_chain("ingress", [SEED_POLICY])
     egress_chain = naming.pod_chain("egress", [SEED_POLICY])
     pi = naming.policy_chain(SEED_POLICY, "ingress")
     pe = naming.policy_chain(SEED_POLICY, "egress")
-    d_in = naming.set_name("D", 4, "ingress", SEED_POLICY)
-    d_out = naming.set_name("D", 4, "egress", SEED_POLICY)
-    peers = naming.set_name("P", 4, SEED_POLICY, "ingress", 0, 0)
-    block_in = naming.set_name("N", 4, SEED_POLICY, "ingress", 0, 0, "block", 0)
-    block_out = naming.set_name("N", 4, SEED_POLICY, "egress", 0, 0, "block", 0)
+    # db is dispatched both ways through one set of its address: the two users hold the same
+    # members, so they share the set, named after the smaller user ("egress" < "ingress").
+    db = naming.set_name("hash:ip", 4, "D", "egress", SEED_POLICY)
+    peers = naming.set_name("hash:ip", 4, "P", SEED_POLICY, "ingress", 0, 0)
+    block_in = naming.set_name("hash:net", 4, "N", SEED_POLICY, "ingress", 0, 0, "block", 0)
+    block_out = naming.set_name("hash:net", 4, "N", SEED_POLICY, "egress", 0, 0, "block", 0)
     rule_in = '-m comment --comment "default/test-network-policy ingress rule 0"'
     rule_out = '-m comment --comment "default/test-network-policy egress rule 0"'
     assert chains(desired, 4) == {
         "KUBENET-ALLOW": (CLEAR,),
         "KUBENET-FORWARD": (
             REPLIES,
-            '-m set --match-set %s src -m comment --comment "egress isolated by %s" -j %s' % (d_out, SEED_POLICY, egress_chain),
-            '-m set --match-set %s dst -m comment --comment "ingress isolated by %s" -j %s' % (d_in, SEED_POLICY, ingress_chain),
+            '-m set --match-set %s src -m comment --comment "egress isolated by %s" -j %s' % (db, SEED_POLICY, egress_chain),
+            '-m set --match-set %s dst -m comment --comment "ingress isolated by %s" -g %s' % (db, SEED_POLICY, ingress_chain),
         ),
         egress_chain: (INVALID, CLEAR, '-m comment --comment "%s egress" -j %s' % (SEED_POLICY, pe), TO_ALLOW,
                        REJECT4 % "egress"),
@@ -113,8 +114,7 @@ def test_seed_example_renders_every_chain_and_set_by_hand():
     }
     assert table(desired, 4).jump == JUMP
     assert members(desired) == {
-        d_in: ["10.244.1.10"],
-        d_out: ["10.244.1.10"],
+        db: ["10.244.1.10"],
         peers: ["10.244.2.20", "10.244.3.30"],
         block_in: ["172.17.0.0/16", "172.17.1.0/24 nomatch"],
         block_out: ["10.0.0.0/24"],
@@ -122,7 +122,7 @@ def test_seed_example_renders_every_chain_and_set_by_hand():
     assert {item.name: item.type for item in desired.sets}[block_in] == "hash:net"
     assert {item.name: item.type for item in desired.sets}[peers] == "hash:ip"
     # rules: ALLOW 1 + FORWARD 3 + two pod chains of 5 + PI 2 + PE 1, and the FORWARD jump.
-    assert desired.counts() == {"chains": 6, "rules": 18, "sets": 5, "members": 7}
+    assert desired.counts() == {"chains": 6, "rules": 18, "sets": 4, "members": 6}
 
 
 def test_family_without_isolated_pods_only_returns_replies_and_neighbour_discovery():
@@ -139,12 +139,40 @@ def test_pods_isolated_by_the_same_policies_share_one_chain_and_dispatch_set():
                         [policy(deny, "ingress", ["x/a", "x/b"])])
     desired = render(slice_, RenderOptions(families=(4,)))
     group = naming.pod_chain("ingress", [deny])
-    dispatch = naming.set_name("D", 4, "ingress", deny)
+    dispatch = naming.set_name("hash:ip", 4, "D", "ingress", deny)
     # deny-all: no policy chain at all, the pod chain goes straight to the deny.
     assert chains(desired, 4)[group] == (INVALID, CLEAR, REJECT4 % "ingress")
     assert chains(desired, 4)["KUBENET-FORWARD"][1:] == (
-        '-m set --match-set %s dst -m comment --comment "ingress isolated by x/deny" -j %s' % (dispatch, group),)
+        '-m set --match-set %s dst -m comment --comment "ingress isolated by x/deny" -g %s' % (dispatch, group),)
     assert members(desired) == {dispatch: ["10.244.1.10", "10.244.1.11"]}
+
+
+def test_several_isolation_groups_are_entered_through_one_lookup_of_all_their_pods():
+    # Three ingress groups (a: x/p1; b: x/p1 and x/p2; c: x/p2) and two egress groups (a, c): a
+    # packet of a pod no policy isolates meets one set lookup per direction, not one per group.
+    slice_ = plan_slice(
+        [pod("x/a", ["10.244.1.10"], ingress=["x/p1"], egress=["x/p1"]),
+         pod("x/b", ["10.244.1.11"], ingress=["x/p1", "x/p2"]),
+         pod("x/c", ["10.244.1.12"], ingress=["x/p2"], egress=["x/p2"]), pod("x/d", ["10.244.1.13"])],
+        [policy("x/p1", "ingress", ["x/a", "x/b"]), policy("x/p2", "ingress", ["x/b", "x/c"]),
+         policy("x/p1", "egress", ["x/a"]), policy("x/p2", "egress", ["x/c"])])
+    desired = render(slice_, RenderOptions(families=(4,)))
+    every_in, every_out = (naming.set_name("hash:ip", 4, "I", direction) for direction in ("ingress", "egress"))
+    assert chains(desired, 4)["KUBENET-FORWARD"] == (
+        REPLIES,
+        '-m set --match-set %s src -m comment --comment "egress isolated by any policy" -j KUBENET-EGRESS' % every_out,
+        '-m set --match-set %s dst -m comment --comment "ingress isolated by any policy" -g KUBENET-INGRESS' % every_in)
+    assert members(desired)[every_in] == ["10.244.1.10", "10.244.1.11", "10.244.1.12"]
+    assert members(desired)[every_out] == ["10.244.1.10", "10.244.1.12"]
+    # x/a and x/c are dispatched alone both ways: each pair of equal lists shares the egress name.
+    named = {"x/p1": ("egress", "x/p1"), "x/p1, x/p2": ("ingress", "x/p1", "x/p2"), "x/p2": ("egress", "x/p2")}
+    groups = {"ingress": ("x/p1", "x/p1, x/p2", "x/p2"), "egress": ("x/p1", "x/p2")}
+    for direction, chain, side in (("ingress", "KUBENET-INGRESS", "dst"), ("egress", "KUBENET-EGRESS", "src")):
+        assert chains(desired, 4)[chain] == tuple(
+            '-m set --match-set %s %s -m comment --comment "%s isolated by %s" -g %s' % (
+                naming.set_name("hash:ip", 4, "D", *named[group]), side, direction, group,
+                naming.pod_chain(direction, group.split(", ")))
+            for group in groups[direction])
 
 
 def test_egress_dispatch_comes_before_ingress_and_directions_never_share_a_chain():
@@ -154,8 +182,9 @@ def test_egress_dispatch_comes_before_ingress_and_directions_never_share_a_chain
                          policy(both, "egress", ["x/a"], [clause(any_peer=True, ports=[tcp(443)])])])
     found = chains(render(slice_, RenderOptions(families=(4,))), 4)
     top = found["KUBENET-FORWARD"]
-    dispatched = [rule.split(" -j ")[-1] for rule in top[1:]]
-    assert dispatched == [naming.pod_chain("egress", [both]), naming.pod_chain("ingress", [both])]
+    # egress jumps (its pod chain returns for the ingress check); ingress, the last check, goes.
+    assert [rule.split()[-2:] for rule in top[1:]] == [
+        ["-j", naming.pod_chain("egress", [both])], ["-g", naming.pod_chain("ingress", [both])]]
     assert found[naming.policy_chain(both, "ingress")] == (
         '-p tcp -m tcp --dport 80 -m comment --comment "x/both ingress rule 0" ' + MARK_ON,)
     assert found[naming.policy_chain(both, "egress")] == (
@@ -210,22 +239,22 @@ def test_peers_are_split_by_family():
     text = '-m comment --comment "x/p ingress rule %d" '
     chain = naming.policy_chain(key, "ingress")
     assert chains(desired, 4)[chain] == (
-        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("P", 4, key, "ingress", 0, 0)
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("hash:ip", 4, "P", key, "ingress", 0, 0)
         + text % 0 + MARK_ON,
-        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("N", 4, key, "ingress", 0, 0, "block", 0)
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("hash:net", 4, "N", key, "ingress", 0, 0, "block", 0)
         + text % 0 + MARK_ON,
-        "-p tcp -m tcp --dport 81 -m set --match-set %s src " % naming.set_name("P", 4, key, "ingress", 1, 0)
+        "-p tcp -m tcp --dport 81 -m set --match-set %s src " % naming.set_name("hash:ip", 4, "P", key, "ingress", 1, 0)
         + text % 1 + MARK_ON,
     )
     # IPv6: the v4-only pod set of rule 1 allows nothing there; the v6 block is block 1 of the clause.
     assert chains(desired, 6)[chain] == (
-        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("P", 6, key, "ingress", 0, 0)
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("hash:ip", 6, "P", key, "ingress", 0, 0)
         + text % 0 + MARK_ON,
-        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("N", 6, key, "ingress", 0, 0, "block", 1)
+        "-p tcp -m tcp --dport 80 -m set --match-set %s src " % naming.set_name("hash:net", 6, "N", key, "ingress", 0, 0, "block", 1)
         + text % 0 + MARK_ON,
     )
-    assert members(desired)[naming.set_name("P", 6, key, "ingress", 0, 0)] == ["fd00::22"]
-    assert members(desired)[naming.set_name("N", 6, key, "ingress", 0, 0, "block", 1)] == ["2001:db8::/32"]
+    assert members(desired)[naming.set_name("hash:ip", 6, "P", key, "ingress", 0, 0)] == ["fd00::22"]
+    assert members(desired)[naming.set_name("hash:net", 6, "N", key, "ingress", 0, 0, "block", 1)] == ["2001:db8::/32"]
     assert chains(desired, 6)[naming.pod_chain("ingress", [key])] == (
         INVALID, CLEAR, '-m comment --comment "x/p ingress" -j %s' % chain, TO_ALLOW, REJECT6 % "ingress")
 
@@ -249,17 +278,20 @@ def test_named_port_clause_with_a_targets_subset_also_matches_the_destination():
                 [clause("c", ports=[tcp(8080)], targets=["x/a"]), clause("c", ports=[tcp(9000)], targets=["x/b"])])],
         {"c": ["10.244.2.5"]})
     desired = render(slice_, RenderOptions(families=(4,)))
-    target_a = naming.set_name("T", 4, key, "ingress", 0, 0)
-    target_b = naming.set_name("T", 4, key, "ingress", 0, 1)
+    target_a = naming.set_name("hash:ip", 4, "T", key, "ingress", 0, 0)
+    target_b = naming.set_name("hash:ip", 4, "T", key, "ingress", 0, 1)
+    # Both clauses have the same peers: one set, named after clause 0, the smaller user.
+    peers = naming.set_name("hash:ip", 4, "P", key, "ingress", 0, 0)
     text = '-m comment --comment "x/web ingress rule 0" '
     assert chains(desired, 4)[naming.policy_chain(key, "ingress")] == (
-        "-p tcp -m tcp --dport 8080 -m set --match-set %s dst -m set --match-set %s src "
-        % (target_a, naming.set_name("P", 4, key, "ingress", 0, 0)) + text + MARK_ON,
-        "-p tcp -m tcp --dport 9000 -m set --match-set %s dst -m set --match-set %s src "
-        % (target_b, naming.set_name("P", 4, key, "ingress", 0, 1)) + text + MARK_ON,
+        "-p tcp -m tcp --dport 8080 -m set --match-set %s dst -m set --match-set %s src " % (target_a, peers)
+        + text + MARK_ON,
+        "-p tcp -m tcp --dport 9000 -m set --match-set %s dst -m set --match-set %s src " % (target_b, peers)
+        + text + MARK_ON,
     )
     assert members(desired)[target_a] == ["10.244.1.10"]
     assert members(desired)[target_b] == ["10.244.1.11"]
+    assert members(desired)[peers] == ["10.244.2.5"]
 
 
 def test_named_port_clause_for_every_target_needs_no_target_match():
@@ -269,7 +301,7 @@ def test_named_port_clause_for_every_target_needs_no_target_match():
     desired = render(slice_, RenderOptions(families=(4,)))
     assert chains(desired, 4)[naming.policy_chain(key, "ingress")] == (
         '-p tcp -m tcp --dport 8080 -m comment --comment "x/web ingress rule 0" ' + MARK_ON,)
-    assert [item.name for item in desired.sets] == [naming.set_name("D", 4, "ingress", key)]
+    assert [item.name for item in desired.sets] == [naming.set_name("hash:ip", 4, "D", "ingress", key)]
 
 
 def test_end_port_becomes_a_range_and_a_single_port_stays_single():
@@ -355,8 +387,8 @@ def test_custom_mark_bit_is_used_everywhere():
 def test_fail_closed_mode_denies_pod_cidr_addresses_the_plan_does_not_know():
     options = RenderOptions(fail_closed_cidrs=("10.244.1.0/24", "fd00:1::/64"))
     desired = render(SEED, options)
-    cidrs4, known4 = naming.set_name("C", 4, "fail-closed"), naming.set_name("K", 4, "fail-closed")
-    cidrs6 = naming.set_name("C", 6, "fail-closed")
+    cidrs4, known4 = naming.set_name("hash:net", 4, "C", "fail-closed"), naming.set_name("hash:ip", 4, "K", "fail-closed")
+    cidrs6 = naming.set_name("hash:net", 6, "C", "fail-closed")
     text = '-m comment --comment "fail closed: pod not in the plan yet"'
     assert chains(desired, 4)["KUBENET-FORWARD"][:3] == (
         REPLIES,
@@ -424,7 +456,61 @@ def test_set_names_follow_identity_not_members():
     before = {item.name for item in render(SEED).sets}
     after = render(changed)
     assert {item.name for item in after.sets} == before
-    assert members(after)[naming.set_name("P", 4, SEED_POLICY, "ingress", 0, 0)] == ["10.244.9.9"]
+    assert members(after)[naming.set_name("hash:ip", 4, "P", SEED_POLICY, "ingress", 0, 0)] == ["10.244.9.9"]
+
+
+SHARING = plan_slice(
+    [pod("x/a", ["10.244.1.10"], ingress=["x/p1"]), pod("x/c", ["10.244.1.12"], ingress=["x/p2"])],
+    [policy("x/p1", "ingress", ["x/a"], [clause("s1", [{"cidr": "192.168.0.0/16", "except": []}], [tcp(80)])]),
+     policy("x/p2", "ingress", ["x/c"], [clause("s2", [{"cidr": "192.168.0.0/16", "except": []}], [tcp(81)])])],
+    {"s1": ["10.244.2.10", "10.244.2.11"], "s2": ["10.244.2.11", "10.244.2.10"]})
+
+
+def test_equal_member_lists_of_different_policies_render_one_set_of_each_type():
+    desired = render(SHARING, RenderOptions(families=(4,)))
+    peers = naming.set_name("hash:ip", 4, "P", "x/p1", "ingress", 0, 0)  # x/p1's clause is the smaller user
+    block = naming.set_name("hash:net", 4, "N", "x/p1", "ingress", 0, 0, "block", 0)
+    dispatch = [naming.set_name("hash:ip", 4, "D", "ingress", key) for key in ("x/p1", "x/p2")]
+    isolated = naming.set_name("hash:ip", 4, "I", "ingress")  # two ingress groups: the set of both
+    assert members(desired) == {peers: ["10.244.2.10", "10.244.2.11"], block: ["192.168.0.0/16"],
+                                dispatch[0]: ["10.244.1.10"], dispatch[1]: ["10.244.1.12"],
+                                isolated: ["10.244.1.10", "10.244.1.12"]}
+    for key, port in (("x/p1", 80), ("x/p2", 81)):
+        text = '-m comment --comment "%s ingress rule 0" ' % key
+        assert chains(desired, 4)[naming.policy_chain(key, "ingress")] == tuple(
+            "-p tcp -m tcp --dport %d -m set --match-set %s src " % (port, name) + text + MARK_ON for name in (peers, block))
+
+
+def test_dispatch_and_peer_users_of_equal_addresses_share_a_set_across_kinds():
+    changed = copy.deepcopy(SHARING)
+    changed["peer_sets"]["s2"] = ["10.244.1.10"]  # x/p2 allows exactly the pod x/p1 isolates
+    desired = render(changed, RenderOptions(families=(4,)))
+    shared = naming.set_name("hash:ip", 4, "D", "ingress", "x/p1")  # "D..." sorts before "P..."
+    assert members(desired)[shared] == ["10.244.1.10"]
+    assert "-m set --match-set %s src" % shared in chains(desired, 4)[naming.policy_chain("x/p2", "ingress")][0]
+    assert "-m set --match-set %s dst" % shared in chains(desired, 4)["KUBENET-INGRESS"][0]
+    assert len(desired.sets) == 5  # the shared one, x/p1's peers, the block, x/p2's dispatch, both pods
+
+
+def test_a_change_every_user_follows_keeps_the_name_and_a_divergence_splits_off_the_others():
+    names = {item.name for item in render(SHARING).sets}
+    peers = naming.set_name("hash:ip", 4, "P", "x/p1", "ingress", 0, 0)
+    both = copy.deepcopy(SHARING)
+    both["peer_sets"] = {"s1": ["10.244.2.12"], "s2": ["10.244.2.12"]}
+    desired = render(both)
+    assert {item.name for item in desired.sets} == names and members(desired)[peers] == ["10.244.2.12"]
+    assert table(desired, 4) == table(render(SHARING), 4)  # no rule changes: only the members are swapped
+
+    for diverging, keeps, moves in (("s1", "x/p1", "x/p2"), ("s2", "x/p1", "x/p2")):
+        split = copy.deepcopy(SHARING)
+        split["peer_sets"][diverging] = ["10.244.2.99"]
+        found = render(split, RenderOptions(families=(4,)))
+        own = naming.set_name("hash:ip", 4, "P", moves, "ingress", 0, 0)
+        assert {item.name for item in found.sets} == names | {own}
+        assert "--match-set %s src" % peers in chains(found, 4)[naming.policy_chain(keeps, "ingress")][0]
+        assert "--match-set %s src" % own in chains(found, 4)[naming.policy_chain(moves, "ingress")][0]
+        assert sorted([members(found)[peers], members(found)[own]]) == sorted(
+            [["10.244.2.10", "10.244.2.11"], ["10.244.2.99"]])
 
 
 def test_names_stay_within_kernel_limits_and_are_stable():
@@ -433,15 +519,17 @@ def test_names_stay_within_kernel_limits_and_are_stable():
         assert len(naming.policy_chain(long_key, direction)) <= naming.MAX_CHAIN_NAME
         assert len(naming.pod_chain(direction, [long_key] * 50)) <= naming.MAX_CHAIN_NAME
     assert len(naming.TOP_CHAIN) <= naming.MAX_CHAIN_NAME
-    for kind in naming.SET_KINDS:
-        for family in (4, 6):
-            name = naming.set_name(kind, family, long_key, "ingress", 99, 99, "block", 99)
-            assert len(naming.temp_set(name)) <= naming.MAX_SET_NAME
-            assert naming.is_ours(name) and not naming.is_temp_set(name)
-            assert naming.is_temp_set(naming.temp_set(name))
+    for set_type in naming.SET_TYPE_CODES:
+        for kind in naming.SET_KINDS:
+            for family in (4, 6):
+                name = naming.set_name(set_type, family, kind, long_key, "ingress", 99, 99, "block", 99)
+                assert len(naming.temp_set(name)) <= naming.MAX_SET_NAME
+                assert len(naming.temp_set(naming.bridge_set(name))) <= naming.MAX_SET_NAME
+                assert naming.is_ours(name) and not naming.is_temp_set(name)
+                assert naming.is_temp_set(naming.temp_set(name)) and not naming.is_temp_set(naming.bridge_set(name))
     assert naming.policy_chain("x/a", "ingress") == naming.policy_chain("x/a", "ingress")
     assert naming.policy_chain("x/a", "ingress") != naming.policy_chain("x/b", "ingress")
-    assert naming.set_name("P", 4, "x/a", "ingress", 0, 0) != naming.set_name("P", 6, "x/a", "ingress", 0, 0)
+    assert naming.set_name("hash:ip", 4, "P", "x/a", "ingress", 0, 0) != naming.set_name("hash:ip", 6, "P", "x/a", "ingress", 0, 0)
 
 
 def test_comments_are_sanitized_and_bounded():
