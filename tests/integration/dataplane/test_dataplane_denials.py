@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -33,10 +32,11 @@ from dataplane_plans import node_slice
 # lab is the fixture of test_dataplane_packets: imported, pytest finds it here too.
 from test_dataplane_packets import OUTSIDE, PODS, lab  # noqa: F401 pylint: disable=unused-import
 
+from netpol_lab.ulogd import ulogd_in
+
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]
 
-ULOGD_CONF = Path(__file__).resolve().parents[3] / "examples" / "ulogd" / "ulogd.conf"
 DENIALS_MODULE = "ansible_collections.kubenet.netpol.plugins.modules.netpol_denials"
 A_INGRESS = ["x/allow-b-to-a", "x/deny-ingress"]
 B_INGRESS = ["x/deny-ingress"]
@@ -63,28 +63,9 @@ def read_denials(tmp_path, **args):
 
 @pytest.fixture
 def ulogd(lab, tmp_path):  # noqa: F811 (the fixture imported above)
-    """ulogd2 in the node's namespace with the example configuration, writing to the test's directory."""
-    if not shutil.which("ulogd"):
-        pytest.fail("ulogd2 is not installed (scripts/setup installs ulogd2 and ulogd2-json)")
-    log_file = tmp_path / "denied.json"
-    started = tmp_path / "ulogd.log"
-    text = ULOGD_CONF.read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^file=".*"$', 'file="%s"' % log_file, text)
-    text = re.sub(r'(?m)^logfile=".*"$', 'logfile="%s"' % started, text)
-    config = tmp_path / "ulogd.conf"
-    config.write_text(text, encoding="utf-8")
-    process = subprocess.Popen(["ip", "netns", "exec", lab.node, "ulogd", "-c", str(config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 10
-        while "entering main loop" not in (started.read_text(encoding="utf-8") if started.exists() else ""):
-            assert process.poll() is None, "ulogd exited: %s" % process.stderr.read()
-            assert time.monotonic() < deadline, "ulogd did not start"
-            time.sleep(0.05)
-        yield log_file
-    finally:
-        process.kill()
-        process.wait()
+    """ulogd2 in the node's namespace with the example configuration; its JSON file."""
+    with ulogd_in(lab.node, str(tmp_path / "denied.json"), str(tmp_path)) as log_file:
+        yield Path(log_file)
 
 
 def denials_when(tmp_path, state_dir, log_file, count):
