@@ -101,6 +101,7 @@ options:
   default_namespace:
     description:
       - The namespace of a manifest from O(policies), O(baseline_policies) or O(policy_objects) that names none.
+      - A name the API server would refuse as a namespace (not a DNS-1123 label) is an error.
     type: str
     default: default
   strict:

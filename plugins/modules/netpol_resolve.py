@@ -92,6 +92,7 @@ options:
     description:
       - The namespace of a manifest from O(policies) or O(policy_objects) that names none,
         as C(kubectl apply) would use the current namespace.
+      - A name the API server would refuse as a namespace (not a DNS-1123 label) is an error.
     type: str
     default: default
   api:

@@ -19,6 +19,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.manifests import (
     load_policies, merge_policies, policies_from_documents, policies_from_objects)
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import dns1123_label_errors, show
 
 POLICY_SOURCES = ("repository", "cluster", "both")
 
@@ -80,8 +81,11 @@ def load_sources(policy_paths=(), policy_objects=(), snapshot=None, cluster=None
 
     The facts come from snapshot (a path), else api (the auth options of the live API), else cluster
     ({namespaces, pods, nodes} of API objects). What the API server accepts with a warning goes to
-    warnings (a list), or with strict is an error."""
+    warnings (a list), or with strict is an error. default_namespace, the namespace of manifests
+    that name none, must be a namespace name the API server accepts."""
     collect = _Collector()
+    collect.problems += [Problem("default_namespace", "namespace %s %s" % (show(default_namespace), error))
+                         for error in dns1123_label_errors(default_namespace)]
     repository = []
     if policy_source != "cluster":
         repository += collect.run(load_policies, list(policy_paths), default_namespace, strict, warnings) or ()

@@ -107,6 +107,17 @@ def test_policy_directory_takes_the_default_namespace_against_cluster_objects(ru
     assert rules[("x/deny-all", "egress")]["targets"] == ["x/b"]
 
 
+@pytest.mark.parametrize("namespace, fragment", [("X", "DNS-1123 label"), ("a b", "DNS-1123 label"),
+                                                 ("x\n-j ACCEPT", "DNS-1123 label"), ("", "DNS-1123 label"),
+                                                 ("a" * 64, "at most 63 characters")])
+def test_default_namespace_must_be_a_namespace_name(run, namespace, fragment):
+    """kubectl apply -n with such a name fails at the API server: so does the run, before any plan."""
+    result = run({"policies": [POLICY_DIR], "cluster": CLUSTER, "default_namespace": namespace})
+    assert result["failed"] is True and "plan" not in result
+    [problem] = result["problems"]
+    assert problem["file"] == "default_namespace" and fragment in problem["message"]
+
+
 def test_by_default_only_the_repository_is_enforced_and_the_clusters_own_policies_are_not(run):
     # Git is the source of truth: the snapshot's c-egress is not in the repository, so it is not enforced.
     result = run({"policies": [POLICY_DIR], "snapshot": SNAPSHOT, "default_namespace": "x"})
