@@ -138,8 +138,8 @@ def large_desired():
 
 
 @pytest.mark.parametrize("backend", ["nft", "legacy"])
-def test_large_extreme_case_loads_reads_back_equal_and_filters_packets(bridge, runner_in, state_dir, backend,
-                                                                         large_desired):
+def test_large_extreme_case_loads_reads_back_equal_and_filters_packets(
+        bridge, runner_in, state_dir, backend, large_desired):
     everyone = {case: "ok" for case in EXPECTED}
     assert bridge.probe(EXPECTED) == everyone  # the bridge carries every probe before any policy
 
