@@ -8,8 +8,8 @@ by a policy with a 253-character name whose one rule lists 1,000 peers (selector
 and values at their maximum lengths, ipBlocks of both families) on a 15-character named port.
 The real iptables-restore, ip6tables-restore (nft and legacy) and ipset load it in a fresh namespace; the live
 state reads back equal to the rendered one (a rerun writes nothing), and real TCP connections
-between five of the pods (namespaces on a bridge, br_netfilter on) get the verdicts reasoned by
-hand in extreme_inputs.EXPECTED.
+between five of the pods (namespaces on a bridge, br_netfilter on), towards a dual-stack and an
+IPv6-only one, get the verdicts reasoned by hand in extreme_inputs.EXPECTED.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import converge
-from extreme_inputs import EXPECTED, OTHER_PORT, REAL_PODS, SERVED_PORT, big_case, desired_state
+from extreme_inputs import EXPECTED, OTHER_PORT, REAL_PODS, SERVED_PORT, SERVERS, address_of, big_case, desired_state
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]
@@ -77,7 +77,7 @@ class Bridge:
     def __init__(self, make_netns):
         self.node = make_netns("node")
         self.pods = {name: make_netns(name) for name in REAL_PODS}
-        self.server = None
+        self.servers = []
 
     def start(self):
         node = ("ip", "netns", "exec", self.node)
@@ -95,29 +95,27 @@ class Bridge:
             for address in addresses:
                 run(*pod, "ip", "addr", "add", address + ("/64" if ":" in address else "/24"), "dev", "eth0", "nodad")
             run(*pod, "ip", "link", "set", "eth0", "up")
-        self.server = subprocess.Popen(["ip", "netns", "exec", self.pods["t"], sys.executable, "-c", SERVER,
-                                        str(SERVED_PORT), str(OTHER_PORT)], stdout=subprocess.PIPE, text=True)
-        assert self.server.stdout.readline().strip() == "ready"
+        for name in SERVERS:
+            server = subprocess.Popen(["ip", "netns", "exec", self.pods[name], sys.executable, "-c", SERVER,
+                                       str(SERVED_PORT), str(OTHER_PORT)], stdout=subprocess.PIPE, text=True)
+            self.servers.append(server)
+            assert server.stdout.readline().strip() == "ready"
 
     def probe(self, cases):
-        """The outcome of each (source, family, port) towards t, one client process per source."""
+        """The outcome of each (source, target, family, port), one client process per source."""
         found = {}
         for source in sorted({case[0] for case in cases}):
             mine = [case for case in sorted(cases) if case[0] == source]
-            targets = ["%s,%d" % (address(REAL_PODS["t"], family), port) for _source, family, port in mine]
+            targets = ["%s,%d" % (address_of(target, family), port) for _source, target, family, port in mine]
             done = subprocess.run(["ip", "netns", "exec", self.pods[source], sys.executable, "-c", CLIENT] + targets,
                                   capture_output=True, text=True, check=True, timeout=60)
             found.update(zip(mine, done.stdout.split("\n")))
         return found
 
     def stop(self):
-        if self.server is not None:
-            self.server.kill()
-            self.server.wait()
-
-
-def address(pod, family):
-    return next(ip for ip in pod[2] if (":" in ip) == (family == 6))
+        for server in self.servers:
+            server.kill()
+            server.wait()
 
 
 @pytest.fixture

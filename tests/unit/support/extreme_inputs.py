@@ -236,7 +236,8 @@ PEERS = 1000
 SERVED_PORT = 8080
 OTHER_PORT = 8081
 NODE_ADDRESSES = ("10.10.0.1", "fd00:10::1")
-# name: (namespace, labels, addresses); T is the target, the others are sources.
+# name: (namespace, labels, addresses). t (dual-stack) and s6 (IPv6-only) are isolated by the policy
+# and serve; f, b and x only connect.
 REAL_PODS = {
     "t": (BIG_NAMESPACE, {LONG_KEY: LONG_VALUE}, ("10.244.1.10", "fd00:1::10")),
     "s6": (BIG_NAMESPACE, {LONG_KEY: LONG_VALUE}, ("fd00:1::21",)),
@@ -244,15 +245,23 @@ REAL_PODS = {
     "b": (OTHER_NAMESPACE, {"app": "stranger"}, ("10.244.1.30", "fd00:1::30")),
     "x": (OTHER_NAMESPACE, {"app": "friend1", LONG_KEY: LONG_VALUE}, ("10.244.1.31", "fd00:1::31")),
 }
-# From the policy, by hand: s6 is a pod with the label in a namespace with the label (peer 0);
-# f has app=friend in a namespace whose label is the twin value (peer 1); b is inside the
-# ipBlocks of peers 777 and 778; x is in their excepts, and neither selector peer takes it
-# (app=friend1 is not friend; its namespace's value is the twin). Only the named port's 8080.
-EXPECTED = {  # (source, family, port): allowed
-    ("s6", 6, SERVED_PORT): True, ("f", 4, SERVED_PORT): True, ("f", 6, SERVED_PORT): True,
-    ("b", 4, SERVED_PORT): True, ("b", 6, SERVED_PORT): True, ("x", 4, SERVED_PORT): False,
-    ("x", 6, SERVED_PORT): False, ("f", 4, OTHER_PORT): False, ("s6", 6, OTHER_PORT): False,
+SERVERS = ("t", "s6")
+# From the policy, by hand: t and s6 are pods with the label in a namespace with the label (peer 0);
+# f has app=friend in a namespace whose label is the twin value (peer 1); b is inside the ipBlocks
+# of peers 777 and 778; x is in their excepts, and neither selector peer takes it (app=friend1 is
+# not friend; its namespace's value is the twin). Only the named port's 8080, in either family.
+EXPECTED = {  # (source, target, family, port): allowed
+    ("s6", "t", 6, SERVED_PORT): True, ("f", "t", 4, SERVED_PORT): True, ("f", "t", 6, SERVED_PORT): True,
+    ("b", "t", 4, SERVED_PORT): True, ("b", "t", 6, SERVED_PORT): True, ("x", "t", 4, SERVED_PORT): False,
+    ("x", "t", 6, SERVED_PORT): False, ("f", "t", 4, OTHER_PORT): False, ("s6", "t", 6, OTHER_PORT): False,
+    ("t", "s6", 6, SERVED_PORT): True, ("f", "s6", 6, SERVED_PORT): True, ("b", "s6", 6, SERVED_PORT): True,
+    ("x", "s6", 6, SERVED_PORT): False, ("f", "s6", 6, OTHER_PORT): False,
 }
+
+
+def address_of(name, family):
+    """A real pod's address of a family."""
+    return next(ip for ip in REAL_PODS[name][2] if (":" in ip) == (family == 6))
 
 
 def pod_name(number):

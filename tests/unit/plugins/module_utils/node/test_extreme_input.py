@@ -31,9 +31,10 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import 
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PLAN_VERSION, PlanError
 from extreme_inputs import (
     BULK_PODS, EXPECTED, KERNEL_CHAIN_NAME, KERNEL_COMMENT, KERNEL_SET_NAME, LONG_KEY, LONG_NAMESPACE,
-    LONG_NAMESPACE_2, LONG_POLICY_NAME, LONG_PORT_NAME, LONG_VALUE, OUR_NAME, REAL_PODS, SERVED_PORT, big_case,
-    bulk_addresses, comment_of, desired_state, dns_labels, dns_subdomains, foreign_tokens, label_keys, label_values,
-    namespace_object, node_object, pod_name, pod_object, policy_object, port_names, twin_value, without_comment)
+    LONG_NAMESPACE_2, LONG_POLICY_NAME, LONG_PORT_NAME, LONG_VALUE, OUR_NAME, REAL_PODS, SERVED_PORT, address_of,
+    big_case, bulk_addresses, comment_of, desired_state, dns_labels, dns_subdomains, foreign_tokens, label_keys,
+    label_values, namespace_object, node_object, pod_name, pod_object, policy_object, port_names, twin_value,
+    without_comment)
 from netfilter_model import PASS, forward_trace, forward_verdict
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -71,9 +72,9 @@ def check_names(desired):
         assert naming.is_ours(ipset.name) and len(naming.temp_set(ipset.name)) <= KERNEL_SET_NAME, ipset.name
 
 
-def check_rules(desired, manifest_strings):
+def check_rules(desired, strings):
     """Comments printable and short, nothing foreign outside them, every rule read by the interpreter."""
-    searched = sorted({text for text in manifest_strings if len(text) >= SEARCHED_LENGTH})
+    searched = sorted({text for text in strings if len(text) >= SEARCHED_LENGTH})
     for family, chain, spec in all_rules(desired):
         assert spec.isprintable() and spec.isascii(), (chain, spec)
         tokens = shlex.split(spec)
@@ -120,9 +121,10 @@ def check_payloads(desired):
         assert jumps == [table.jump]
 
 
-def check_all(desired, manifest_strings):
+def check_all(desired, strings):
+    """Every check of the output, `strings` being the input's names, keys and values."""
     check_names(desired)
-    check_rules(desired, manifest_strings)
+    check_rules(desired, strings)
     check_payloads(desired)
 
 
@@ -267,12 +269,10 @@ def test_large_case_isolates_every_pod_of_the_namespace(big_desired):
     assert (len(dispatch_members(big_desired, 4)), len(dispatch_members(big_desired, 6))) == (3335, 3335)
 
 
-@pytest.mark.parametrize("source, family, port", sorted(EXPECTED))
-def test_large_case_verdicts_reasoned_by_hand(big_desired, source, family, port):
-    target = next(ip for ip in REAL_PODS["t"][2] if (":" in ip) == (family == 6))
-    address = next(ip for ip in REAL_PODS[source][2] if (":" in ip) == (family == 6))
-    verdict, trace = forward_trace(big_desired, address, target, "TCP", port)
-    assert (verdict == PASS) is EXPECTED[(source, family, port)], trace
+@pytest.mark.parametrize("source, target, family, port", sorted(EXPECTED))
+def test_large_case_verdicts_reasoned_by_hand(big_desired, source, target, family, port):
+    verdict, trace = forward_trace(big_desired, address_of(source, family), address_of(target, family), "TCP", port)
+    assert (verdict == PASS) is EXPECTED[(source, target, family, port)], trace
 
 
 def test_large_case_bulk_pods_are_isolated_too(big_desired):
