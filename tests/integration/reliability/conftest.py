@@ -23,6 +23,7 @@ def _dataplane_fixtures():
 
 
 _fixtures = _dataplane_fixtures()
+lab = importlib.import_module("test_dataplane_packets").lab  # a node, pods on its bridge, an outside host
 make_netns = _fixtures.make_netns
 netns = _fixtures.netns
 runner = _fixtures.runner

@@ -28,7 +28,6 @@ import time
 import pytest
 
 from cluster_states import ADDRESSES, live_desired, plan_of, rendered, walk
-from test_dataplane_packets import lab  # noqa: F401  (the fixture: node, pods and outside host)
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import converge
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint

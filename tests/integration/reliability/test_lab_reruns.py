@@ -75,8 +75,8 @@ class Probing:
         try:
             while not self.stop.is_set():
                 self.tables.append(prober.probe(self.lab, self.scenario, "rerun"))
-        except Exception as error:  # pylint: disable=broad-except  (shown by finish())
-            self.error = error
+        except Exception as error:  # pylint: disable=broad-except
+            self.error = error  # raised again by finish(), in the test's thread
 
     def finish(self):
         self.stop.set()
@@ -134,7 +134,7 @@ def test_enforce_reruns_keep_stable_verdicts_and_an_unreachable_node_is_named(re
             assert all(changed.values()), "every node's chains change with the scenario: %s" % changed
     finally:
         tables = probing.finish()
-    wrong = [(row, allowed) for table in tables for verdict in ("allowed", "denied") for row in table[verdict]
+    wrong = [(row, verdict) for table in tables for verdict in ("allowed", "denied") for row in table[verdict]
              if tuple(row) in stable and stable[tuple(row)] != (verdict == "allowed")]
     print("\n%d enforce.yml runs in %.0f s; %d probe rounds, %d probes of %d stable rows"
           % (len(RERUNS), time.monotonic() - began, len(tables), len(tables) * len(stable), len(stable)))

@@ -19,7 +19,6 @@ import pytest
 
 from cluster_states import ADDRESSES, CHANGING, SESSIONS, STABLE, expected, rendered, walk
 from probing import Prober, start_udp_echo
-from test_dataplane_packets import lab  # noqa: F401  (the fixture: node, pods and outside host)
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import converge
 
