@@ -12,10 +12,10 @@ in an order that is safe at every instant, even if a step fails:
 
 1. one `ipset restore`: new sets created and filled; a changed set rebuilt in its temporary
    twin, swapped in and the twin destroyed (a live set is never flushed, so never empty);
-2. the payloads of the families written after the first checked with `iptables-restore --test`
-   (it needs the sets of step 1; the first family's write is itself all or nothing), then per
-   family one `iptables-restore --noflush` transaction (atomic): our changed chains declared
-   (which flushes them) and refilled, our jump fixed, stale chains flushed and deleted;
+2. per family one `iptables-restore --noflush` transaction (atomic, so a refused payload
+   changes nothing; one refused after another family was written has that family put back,
+   below): our changed chains declared (which flushes them) and refilled, our jump fixed,
+   stale chains flushed and deleted;
 3. one `ipset restore` destroying the stale sets, no longer referenced by any rule of ours, and
    the twins of step 1 (a concurrent `ipset list` can hold a set for an instant: then each set is
    destroyed on its own, retried while the kernel says it is in use).
@@ -69,6 +69,7 @@ class ConvergeError(Exception):
         self.rc = rc
         self.stderr = stderr
         self.commands = []
+        self.settled = False  # the rules were already the new ones: only unused sets were left
         super().__init__(message)
 
 
@@ -426,13 +427,14 @@ def apply(shell, changes, backend):
     """The three steps, each only when it has something to do; the first failure stops the run."""
     if changes.set_lines:
         shell.write(["ipset", "restore"], changes.set_lines)
-    restores = {family: [iptables_tools(backend, family)[1], "--noflush", "--wait"] for family in changes.table_lines}
-    for family in sorted(restores)[1:]:  # a failed first write changes nothing: only the later ones need a test
-        shell.write(restores[family] + ["--test"], changes.table_lines[family])
-    for family in sorted(restores):
-        shell.write(restores[family], changes.table_lines[family])
+    for family in sorted(changes.table_lines):
+        shell.write([iptables_tools(backend, family)[1], "--noflush", "--wait"], changes.table_lines[family])
     if changes.destroy_lines:
-        destroy_sets(shell, changes.destroy_lines)
+        try:
+            destroy_sets(shell, changes.destroy_lines)
+        except ConvergeError as error:
+            error.settled = True
+            raise
 
 
 def destroy_sets(shell, lines):
@@ -515,6 +517,9 @@ def put_back_on_failure(shell, backend, families, before, blocks):
         yield
     except ConvergeError as error:
         if shell.check_mode:
+            raise
+        if error.settled:  # the new rules are whole: put back, they would be undone for a leftover set
+            error.args = ("%s (the new rules are in place; the next run removes the sets left over)" % error,)
             raise
         try:
             put_back(shell, backend, families, before, blocks)

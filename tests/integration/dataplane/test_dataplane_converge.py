@@ -77,7 +77,7 @@ def test_first_converge_creates_our_state_and_a_rerun_writes_nothing(runner, sta
     first = run_converge(runner, state_dir)
     assert first.changed and first.backend == "default"
     assert [call[0] for call in runner.writes()] == [
-        ("ipset", "restore"), ("ip6tables-restore", "--noflush", "--wait", "--test"),
+        ("ipset", "restore"),
         ("iptables-restore", "--noflush", "--wait"), ("ip6tables-restore", "--noflush", "--wait")]
     v4, v6, sets = snapshot(runner)
     jump = '-A FORWARD -m comment --comment "kubenet-netpol: network policies" -j KUBENET-FORWARD'
@@ -198,7 +198,7 @@ def test_a_removed_policy_loses_its_chains_and_sets_after_the_rules_change(runne
     assert sorted(result.summary["chains_deleted"]) == sorted(
         ["%s (IPv%d)" % (name, family) for name in gone_chains for family in (4, 6)])
     writes = runner.writes()
-    assert [call[0][0] for call in writes] == ["ipset", "ip6tables-restore", "iptables-restore", "ip6tables-restore", "ipset"]
+    assert [call[0][0] for call in writes] == ["ipset", "iptables-restore", "ip6tables-restore", "ipset"]
     assert writes[-1][1].splitlines() == ["destroy %s" % name for name in sorted(gone_sets)]
     v4, v6 = snapshot(runner)[:2]
     assert not any(name in line for name in gone_chains for line in v4 + v6)
@@ -274,23 +274,26 @@ def test_a_failed_step_fails_loudly_and_puts_our_previous_state_back(runner, sta
     assert not run_converge(runner, state_dir, state=bigger).changed
 
 
-def test_a_payload_that_fails_the_test_run_changes_no_chain(runner, state_dir):
-    """iptables-restore --test checks the later family's payload before any of them is written (a
-    failed first write is itself all or nothing)."""
+def test_a_later_family_the_kernel_refuses_changes_no_chain(runner, state_dir):
+    """IPv4 is written, then IPv6 refused: IPv4 is put back, so no chain of either family changed."""
     run_converge(runner, state_dir)
     before = snapshot(runner)[:2]
     bigger = desired(policies=STANDARD_POLICIES + (netpol("x/new", {
         "podSelector": {"matchLabels": {"app": "b"}},
         "ingress": [{"from": [{"ipBlock": {"cidr": "192.168.0.0/16"}}]}]}),))
 
-    def failing_test(argv, stdin=None):
-        if argv[0] == "ip6tables-restore" and "--test" in argv:
+    refused = []
+
+    def failing_ipv6(argv, stdin=None):
+        if argv[0] == "ip6tables-restore" and not refused:
+            refused.append(runner.filter_lines(4))  # what IPv4 held when IPv6 was refused
             return 2, "", "ip6tables-restore: line 3 failed (simulated)"
         return runner(argv, stdin)
 
-    with pytest.raises(ConvergeError, match="simulated") as failure:
-        converge(bigger, failing_test, state_dir=state_dir)
-    assert failure.value.cmd == ["ip6tables-restore", "--noflush", "--wait", "--test"]
+    with pytest.raises(ConvergeError, match="simulated.*put back") as failure:
+        converge(bigger, failing_ipv6, state_dir=state_dir)
+    assert failure.value.cmd == ["ip6tables-restore", "--noflush", "--wait"]
+    assert refused[0] != before[0], "IPv4 was written before IPv6 was refused"
     assert snapshot(runner)[:2] == before
 
 
@@ -336,7 +339,7 @@ def test_state_absent_removes_everything_ours_rules_before_sets(runner, state_di
     runner.calls.clear()
     result = converge(None, runner, state_dir=state_dir)
     assert result.changed
-    assert [call[0][0] for call in runner.writes()] == ["ip6tables-restore", "iptables-restore", "ip6tables-restore", "ipset"]
+    assert [call[0][0] for call in runner.writes()] == ["iptables-restore", "ip6tables-restore", "ipset"]
     assert all(naming.PREFIX not in "\n".join(lines) for lines in snapshot(runner))
     runner.calls.clear()
     assert not converge(None, runner, state_dir=state_dir).changed
