@@ -29,6 +29,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.engine.model import
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import Desired, IpSet, Table
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import (
     JUMP_CHAIN, parse_iptables_save, parse_ipset_save)
+from netfilter_model import forward_verdict
 
 A4, A6, B4, B6, C4 = "10.244.1.10", "fd00:1::10", "10.244.1.11", "fd00:1::11", "10.244.1.12"
 OUTSIDE = "192.168.50.2"
@@ -55,6 +56,12 @@ STABLE = {
 SESSIONS = (("b", A4, 8080), ("b", A6, 8080), ("b", OUTSIDE, 443), ("a", OUTSIDE, 443), ("c", OUTSIDE, 8080))
 # Pairs whose verdict follows the switches: (pair, switch that allows it).
 CHANGING = {("outside", C4, "TCP", 9090): "open_9090", ("b", OUTSIDE, "TCP", 8080): "b_to_outside"}
+
+# Every address the states' rules can name: the lab's hosts, remote pods, a remote peer, the internet.
+GRID_ADDRESSES = [ip for ips in ADDRESSES.values() for ip in ips] + [
+    "10.244.2.10", "10.244.2.11", "10.244.20.1", "10.244.20.40", "fd00:2::10", "fd00:20::1", "192.168.50.3",
+    "8.8.8.8", "2001:db8::1"]
+GRID_PORTS = (53, 443, 8080, 9000, 9090)
 
 TIERS = ("one", "two")
 PEERS = (0, 3, 40)
@@ -145,3 +152,16 @@ def live_desired(ip4_save, ip6_save, ipset_save):
         by_set.setdefault(name, []).append(member)
     return Desired(tuple(tables), tuple(IpSet(name, item.family, item.type, tuple(sorted(by_set.get(name, ()))))
                                         for name, item in sorted(sets.items())))
+
+
+def grid():
+    """(source, destination, protocol, port) of every first packet the check walks."""
+    return [(source, destination, protocol, port)
+            for source, destination in itertools.permutations(GRID_ADDRESSES, 2)
+            if (":" in source) == (":" in destination)
+            for protocol in ("TCP", "UDP") for port in GRID_PORTS]
+
+
+def verdicts(state_of_rules, packets):
+    """The netfilter interpreter's verdict ("pass" or "deny") of each packet."""
+    return {packet: forward_verdict(state_of_rules, *packet) for packet in packets}

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from cluster_states import STATES, plan_of, rendered
+from cluster_states import STATES, grid, live_desired, plan_of, rendered, verdicts
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge
@@ -79,6 +79,28 @@ def test_a_set_type_ipset_does_not_know_fails_the_run_clearly_and_leaves_our_sta
     assert ours(runner) == before
     assert converge(rendered(NEW), runner, state_dir=state_dir).changed
     assert not converge(rendered(NEW), runner, state_dir=state_dir).changed
+
+
+def test_a_set_a_foreign_rule_still_uses_fails_the_run_but_the_new_rules_stay(runner, state_dir):
+    """Only the destruction of a stale set failed: putting the old rules back would undo a whole change."""
+    converge(rendered(OLD), runner, state_dir=state_dir)
+    new = rendered(NEW)
+    stale = [item for item in rendered(OLD).sets if item.name not in {kept.name for kept in new.sets}]
+    assert stale, "the change leaves a set of ours unused"
+    tool = "iptables" if stale[0].family == 4 else "ip6tables"
+    foreign = ["FORWARD", "-m", "set", "--match-set", stale[0].name, "src", "-j", "RETURN"]
+    runner.run(tool, "-A", *foreign)
+    with pytest.raises(ConvergeError, match="the new rules are in place") as failure:
+        converge(new, runner, state_dir=state_dir)
+    assert "destroy %s: the set stayed in use" % stale[0].name in str(failure.value)
+    live = live_desired(*(runner.run(save, "-t", "filter") for save in ("iptables-save", "ip6tables-save")),
+                        runner.run("ipset", "save"))
+    packets = grid()  # the rules may still use a bridge set (dataplane.py): same members, another name
+    assert verdicts(live, packets) == verdicts(new, packets)
+    runner.run(tool, "-D", *foreign)
+    assert stale[0].name in converge(new, runner, state_dir=state_dir).summary["sets_destroyed"]
+    assert stale[0].name not in runner.run("ipset", "list", "-n").split()
+    assert not converge(new, runner, state_dir=state_dir).changed
 
 
 HOLDER = r"""

@@ -16,7 +16,6 @@ uninterrupted run converges: the live state equals the desired one, and a rerun 
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import random
@@ -27,11 +26,10 @@ import time
 
 import pytest
 
-from cluster_states import ADDRESSES, live_desired, plan_of, rendered, walk
+from cluster_states import ADDRESSES, grid, live_desired, plan_of, rendered, verdicts, walk
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import converge
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint
-from netfilter_model import forward_verdict
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]
@@ -39,12 +37,6 @@ pytestmark = [pytest.mark.root,
 KILLS = 50
 SEED = 1302
 WRITE_STEPS = ("ipset restore", "iptables-restore --test", "iptables-restore", "ip6tables-restore")
-# Every address the states' rules can name: the lab's hosts, remote pods, a remote peer, the internet.
-GRID_ADDRESSES = [ip for ips in ADDRESSES.values() for ip in ips] + [
-    "10.244.2.10", "10.244.2.11", "10.244.20.1", "10.244.20.40", "fd00:2::10", "fd00:20::1", "192.168.50.3",
-    "8.8.8.8", "2001:db8::1"]
-GRID_PORTS = (53, 443, 8080, 9000, 9090)
-
 CHILD = r"""
 import json, subprocess, sys
 from cluster_states import plan_of, rendered
@@ -65,18 +57,6 @@ sys.stdin.readline()
 converge(desired, run, state_dir=state_dir, fingerprint=marker)
 print("done", flush=True)
 """
-
-
-def grid():
-    """(source, destination, protocol, port) of every first packet the check walks."""
-    return [(source, destination, protocol, port)
-            for source, destination in itertools.permutations(GRID_ADDRESSES, 2)
-            if (":" in source) == (":" in destination)
-            for protocol in ("TCP", "UDP") for port in GRID_PORTS]
-
-
-def verdicts(state_of_rules, packets):
-    return {packet: forward_verdict(state_of_rules, *packet) for packet in packets}
 
 
 def read_live(node):
