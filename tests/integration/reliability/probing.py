@@ -28,7 +28,7 @@ def family(address):
 
 def tcp(source, address, port):
     with socket.socket(family(address), socket.SOCK_STREAM) as sock:
-        sock.settimeout(3.0)
+        sock.settimeout(5.0)  # a denied probe is refused at once (REJECT); only a starved allowed one waits
         sock.bind((source, 0))
         try:
             sock.connect((address, port))
@@ -38,10 +38,10 @@ def tcp(source, address, port):
 
 def udp(source, address, port):
     with socket.socket(family(address), socket.SOCK_DGRAM) as sock:
-        sock.settimeout(1.0)
+        sock.settimeout(2.0)
         sock.bind((source, 0))
         sock.connect((address, port))
-        for attempt in range(2):
+        for attempt in range(3):
             try:
                 sock.send(b"probe")
                 return sock.recv(64) == b"probe"

@@ -117,8 +117,12 @@ def start_sshd(node):
     wait_for_files([os.path.join(node.dir, "sshd.pid")], sshd.READY_TIMEOUT, {})
 
 
-def test_enforce_reruns_keep_stable_verdicts_and_an_unreachable_node_is_named(rerun_lab):
+def test_enforce_reruns_keep_stable_verdicts_and_an_unreachable_node_is_named(rerun_lab, monkeypatch):
     lab = rerun_lab
+    # Denied probes are refused at once (REJECT, ICMP unthrottled below): longer waits cost nothing but keep
+    # an allowed probe starved of CPU by the playbook from counting as denied.
+    monkeypatch.setitem(prober.TIMEOUTS, "tcp", 3.0)
+    monkeypatch.setitem(prober.TIMEOUTS, "udp", 1.5)
     for node in lab.nodes:  # REJECT's ICMP errors unthrottled: a denied probe is answered at once
         subprocess.run(in_netns(node.netns, ["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0",
                                              "net.ipv6.icmp.ratelimit=0"]), check=True)
