@@ -7,8 +7,8 @@ Node addresses, pod CIDRs and pod addresses are the lab's (tests/lab/netpol_lab/
 pairs and their order the netns lab prober's, so both labs probe the same rows of a scenario.
   nodes SCENARIO          [{"name", "address"}]: one VM per node, its address on the private segment
   sources SCENARIO DIR    DIR/snapshot.json and DIR/policies.json, what the enforce playbook reads
-  layout SCENARIO         {node: pods layout} for kubenet-vm-pods install (image/kubenet-vm-pods)
-  jobs SCENARIO           {node: probe request} for kubenet-vm-pods probe: each pod probes from its node
+  layout SCENARIO         {node: pods layout} for `pods.py install` (image/pods.py, in the VMs)
+  jobs SCENARIO           {node: probe request} for `pods.py probe`: each pod probes from its node
   table SCENARIO          reads {node: probe answer} on stdin, prints the observed truth table
 Exit 2: the scenario asks for something the VMs do not build (externals, hostNetwork, IPv6 probes).
 """

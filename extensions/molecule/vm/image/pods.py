@@ -1,8 +1,8 @@
-#!/usr/bin/python3
 """Pods of a scenario VM: network namespaces on the node's bridge, each with the lab's agent.
 
 What a CNI plugin and the kubelet do on a real node, reduced to what the probes need. Baked into
-the image by scripts/vm-image, beside the netns lab's agent.py and probe_client.py.
+the image by scripts/vm-image as /usr/local/lib/kubenet-vm/pods.py, beside the netns lab's
+agent.py and probe_client.py; run as `python3 -I pods.py COMMAND`.
   install   read the node's pod layout (JSON) on stdin, keep it, start the pods unit
   up        build the bridge, the pods, their agents and the routes to the other nodes (the unit)
   probe     read {"jobs": {netns: [probe, ...]}, "timeouts": {...}} on stdin, probe from every
@@ -73,7 +73,7 @@ def up():
     deadline = time.monotonic() + AGENT_START_SECONDS
     while not all(os.path.exists(path) for path in pidfiles):
         if time.monotonic() > deadline:
-            sys.exit("kubenet-vm-pods: agents not listening after %d s" % AGENT_START_SECONDS)
+            sys.exit("pods.py: agents not listening after %d s" % AGENT_START_SECONDS)
         time.sleep(0.1)
 
 
@@ -90,7 +90,7 @@ def probe():
     for netns, client in clients.items():
         output = client.stdout.read()
         if client.wait() != 0:
-            sys.exit("kubenet-vm-pods: probe_client failed in %s" % netns)
+            sys.exit("pods.py: probe_client failed in %s" % netns)
         outcomes[netns] = json.loads(output)["outcomes"]
     json.dump({"outcomes": outcomes}, sys.stdout)
 
