@@ -279,7 +279,7 @@ summary:
       type: list
       elements: str
   sample:
-    sets_created: [KUBENET-P4-0f3c5e2a9b1d4c7e]
+    sets_created: [KUBENET-A4-0f3c5e2a9b1d4c7e]
     sets_swapped: []
     sets_destroyed: []
     chains_written: [KUBENET-FORWARD (IPv4)]
