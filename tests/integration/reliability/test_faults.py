@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Faults of the node tools (issue #13, point 2), against the real kernel in a fresh namespace (needs root).
 
-A rule the kernel rejects when the table is committed (iptables-restore --test accepts it) and a
+A rule the kernel rejects only when the table is committed (iptables-restore --test accepts it), a
 set of a type ipset does not know: the run fails naming the command and the kernel's or
 ipset's words, and our part of the node is exactly what it was before. Two runs at once on
 one node, as two processes: the second waits for the first, or gives up with a clear message
@@ -59,7 +59,7 @@ def test_a_rule_the_kernel_rejects_fails_the_run_clearly_and_leaves_our_state_as
     message = str(failure.value)
     tool = "iptables-restore" if family == 4 else "ip6tables-restore"
     assert message.startswith(tool) and "Invalid argument" in message, message
-    assert "--test" not in message, "the test run accepts the rule: only the kernel refuses it"
+    assert "--test" not in message, "only the kernel refuses the rule: no test run could have caught it"
     assert ours(runner) == before
     assert converge(rendered(NEW), runner, state_dir=state_dir).changed  # the node is not stuck
     assert not converge(rendered(NEW), runner, state_dir=state_dir).changed
