@@ -6,8 +6,8 @@
 The converge runs in a child process, as netpol_chains runs it on a node, from one state of
 cluster_states to another; it is killed with SIGKILL (the whole process group, or only the
 Python process so that a restore command it was feeding sees its input end) at a seeded
-random instant inside a seeded random write (ipset restore, iptables-restore,
-ip6tables-restore). After each kill, every packet of a grid (every pair of the lab's and the
+random instant inside a seeded random write (ipset restore, iptables-nft-restore,
+ip6tables-nft-restore). After each kill, every packet of a grid (every pair of the lab's and the
 plan's addresses, five ports, TCP and UDP) is walked through the live rules with the netfilter
 interpreter: each must get the old state's verdict or the new one's, never one that neither
 gives. Every tenth kill, real packets check the interpreter against the kernel. Then an
@@ -53,7 +53,7 @@ def run(argv, stdin=None):
 
 print("ready", flush=True)
 sys.stdin.readline()
-converge(desired, run, state_dir=state_dir, fingerprint=marker)
+converge(desired, run, backend="nft", state_dir=state_dir, fingerprint=marker)
 print("done", flush=True)
 """
 
@@ -69,7 +69,9 @@ def comparable(state_of_rules):
 
 
 def run_converge(node, state, state_dir):
-    return converge(rendered(state), node, state_dir=state_dir, fingerprint=fingerprint(plan_of(state), RenderOptions()))
+    """As the child runs it; the backend named, so no run spends commands choosing it."""
+    return converge(rendered(state), node, backend="nft", state_dir=state_dir,
+                    fingerprint=fingerprint(plan_of(state), RenderOptions()))
 
 
 class KilledRun:
@@ -195,4 +197,4 @@ def test_a_converge_killed_anywhere_leaves_the_old_or_the_new_verdicts_and_the_n
                                               tally.packets, json.dumps(tally.steps, sort_keys=True)))
     assert tally.kills == KILLS
     assert tally.steps.get("ipset restore", 0) >= 5
-    assert tally.steps.get("iptables-restore", 0) + tally.steps.get("ip6tables-restore", 0) >= 5
+    assert sum(count for step, count in tally.steps.items() if "tables-" in step) >= 5  # ip(6)tables-nft-restore
