@@ -49,6 +49,7 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import Desired, member_sort_key
 
 BACKENDS = ("auto", "nft", "legacy")
+CHOSEN_BACKENDS = ("default", "nft", "legacy")  # what `auto` becomes on a node (choose_backend)
 BUILTIN_CHAINS = ("INPUT", "FORWARD", "OUTPUT")
 JUMP_CHAIN = "FORWARD"
 IPSET_FAMILY_NUMBERS = {"inet": 4, "inet6": 6}
@@ -100,6 +101,8 @@ _PREFIX = re.escape(naming.PREFIX)
 _OUR_CHAIN = re.compile(r"^:(%s\S*) " % _PREFIX, re.M)
 _OUR_RULE = re.compile(r"^-A (%s\S*)(.*)$" % _PREFIX, re.M)
 _BUILTIN_RULE = re.compile(r"^-A (%s)((?: .*)?)$" % "|".join(BUILTIN_CHAINS), re.M)
+_OUR_LINE = re.compile(r"^(?::%s\S* |-A %s).*$" % (_PREFIX, _PREFIX), re.M)
+_BUILTIN_LINE_NAMING_OURS = re.compile(r"^-A (%s) .*%s.*$" % ("|".join(BUILTIN_CHAINS), _PREFIX), re.M)
 _CREATE_OURS = "create " + naming.PREFIX
 _SET_REFERENCE = re.compile(r"--match-set (\S+) ")
 _ADD = "add "
@@ -382,19 +385,34 @@ def choose_backend(shell, backend, families):
     return "legacy"
 
 
-def read_live(shell, backend, families):
-    """Our chains per family and our sets' blocks, and a digest of exactly that (for the record)."""
-    tables = {}
-    for family in families:
-        out = shell.read([iptables_tools(backend, family)[0], "-t", "filter"])[1]
-        tables[family] = parse_iptables_save(out, family)
+def read_saves(shell, backend, families):
+    """Each family's `iptables-save -t filter`, our sets' blocks, and a digest of exactly our part of them."""
+    texts = {family: shell.read([iptables_tools(backend, family)[0], "-t", "filter"])[1] for family in families}
     blocks = our_set_blocks(shell.read(["ipset", "save"])[1])
+    return texts, blocks, our_digest(texts, blocks)
+
+
+def our_digest(texts, blocks):
+    """Our chain and rule lines in order, every built-in chain's rule naming ours with its position, our
+    sets: what a converged node's record compares. Taken from the text without parsing it, as the
+    usual rerun needs no more; other agents' rules and the built-in chains' counters do not count."""
     digest = hashlib.sha256()
-    for family in families:
-        digest.update(repr((family, sorted(tables[family].chains.items()), tables[family].jumps)).encode())
+    for family in sorted(texts):
+        text = texts[family]
+        digest.update(b"IPv%d\n" % family)
+        digest.update("\n".join(_OUR_LINE.findall(text)).encode())
+        for match in _BUILTIN_LINE_NAMING_OURS.finditer(text):
+            position = text.count("\n-A %s " % match.group(1), 0, match.start())
+            digest.update(("\n%d %s" % (position, match.group(0))).encode())
     for block in blocks:
         digest.update(block.encode())
-    return tables, blocks, digest.hexdigest()
+    return digest.hexdigest()
+
+
+def read_live(shell, backend, families):
+    """Our chains per family and our sets' blocks, and their digest."""
+    texts, blocks, digest = read_saves(shell, backend, families)
+    return {family: parse_iptables_save(text, family) for family, text in texts.items()}, blocks, digest
 
 
 class Record:
@@ -619,13 +637,22 @@ def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, st
     record = Record(state_dir if fingerprint and desired is not None else None)
     try:
         with node_lock(state_dir, lock_timeout) if state_dir else _no_lock():
-            chosen = choose_backend(shell, backend, families)
-            tables, blocks, digest = read_live(shell, chosen, families)
+            seen = None if want_diff else record.load()
+            # A node found converged is read in the tables it was found in: if our state there is still
+            # byte for byte the recorded one, asking which backend the node uses would change nothing.
+            guess = seen.get("backend") if backend == "auto" and seen else None
+            chosen = guess if guess in CHOSEN_BACKENDS else choose_backend(shell, backend, families)
+            texts, blocks, digest = read_saves(shell, chosen, families)
             entry = {"fingerprint": fingerprint, "backend": chosen, "families": list(families), "live": digest}
-            seen = record.load()
-            if not want_diff and seen is not None and {key: seen.get(key) for key in entry} == entry:
+            if seen is not None and {key: seen.get(key) for key in entry} == entry:
                 return Result(False, chosen, shell.commands, seen["counts"], Changes().summary,
                               after=after(chosen) if after else None)
+            if guess == chosen and backend == "auto":  # the record is stale: choose as a first run does
+                chosen = choose_backend(shell, backend, families)
+                if chosen != guess:
+                    texts, blocks, digest = read_saves(shell, chosen, families)
+                    entry = dict(entry, backend=chosen, live=digest)
+            tables = {family: parse_iptables_save(text, family) for family, text in texts.items()}
             if callable(desired):
                 desired = desired()
             _check_families(desired, families)

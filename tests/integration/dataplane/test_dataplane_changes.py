@@ -12,8 +12,8 @@ import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import (
-    ConvergeError, LiveSet, LiveState, LiveTable, choose_backend, converge, destroy_sets, parse_ipset_save, parse_iptables_save,
-    plan_absent, plan_present, Shell)
+    ConvergeError, LiveSet, LiveState, LiveTable, choose_backend, converge, destroy_sets, our_digest, our_set_blocks,
+    parse_ipset_save, parse_iptables_save, plan_absent, plan_present, Shell)
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import IpSet, Desired, Table
 
 JUMP = '-m comment --comment "kubenet-netpol: network policies" -j KUBENET-FORWARD'
@@ -56,6 +56,21 @@ def test_save_output_is_read_for_our_chains_and_jumps_only():
                             "KUBENET-I-1": ()}
     # Only built-in chains' jumps are ours to fix (not FORWARDING's); a comment naming our chain is no jump.
     assert table.jumps == [("FORWARD", 1, JUMP), ("INPUT", 0, "-g KUBENET-ALLOW")]
+
+
+def test_the_record_digest_sees_our_lines_and_our_jumps_place_only():
+    blocks = our_set_blocks(IPSET_SAVE)
+    same = our_digest({4: SAVE}, blocks)
+    unchanged = [SAVE.replace(":INPUT ACCEPT [10:600]", ":INPUT ACCEPT [99:9000]"),  # counters move with traffic
+                 SAVE.replace("-A DOCKER-USER -j RETURN", "-A DOCKER-USER -s 192.0.2.1 -j DROP"),  # not ours
+                 SAVE.replace("COMMIT", "-A FORWARD -j ACCEPT\nCOMMIT")]  # below our jump
+    assert [our_digest({4: text}, blocks) for text in unchanged] == [same] * len(unchanged)
+    changed = [SAVE.replace("-A FORWARD -j DOCKER-USER", "-A FORWARD -j ACCEPT\n-A FORWARD -j DOCKER-USER"),  # above it
+               SAVE.replace("RELATED,ESTABLISHED -j RETURN", "RELATED,ESTABLISHED -j ACCEPT"),
+               SAVE.replace(":KUBENET-I-1 - [0:0]\n", "")]
+    assert same not in [our_digest({4: text}, blocks) for text in changed]
+    assert our_digest({6: SAVE}, blocks) != same
+    assert our_digest({4: SAVE}, our_set_blocks(IPSET_SAVE.replace("0.0.0.0/1", "0.0.0.0/2"))) != same
 
 
 def test_ipset_save_is_read_for_our_sets_without_hash_details():

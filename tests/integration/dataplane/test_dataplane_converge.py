@@ -9,6 +9,7 @@ nothing" is asserted on the commands that ran, not inferred from the output.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 from dataplane_plans import STANDARD_POLICIES, STANDARD_PODS, desired, netpol, node_slice, remote_pods, without
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import ConvergeError, converge, node_lock
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import RECORD_FILE, ConvergeError, converge, node_lock
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import RenderOptions, fingerprint
 
 pytestmark = [pytest.mark.root,
@@ -371,6 +372,8 @@ def test_a_node_found_converged_is_recognised_by_its_record_until_anything_drift
     again = converge(lazily, runner, state_dir=state_dir, fingerprint=marker)
     assert not again.changed and len(renders) == 2  # the record matched: nothing rendered, nothing written
     assert again.counts == desired().counts()
+    # ... and read in the tables the record names: no probe of the other backend's tables
+    assert again.commands == ["iptables-save -t filter", "ip6tables-save -t filter", "ipset save"]
 
     runner.run("ipset", "add", naming.set_name("hash:ip", 4, "P", "x/from-blue", "ingress", 0, 0), "10.9.9.9")
     runner.calls.clear()
@@ -380,3 +383,21 @@ def test_a_node_found_converged_is_recognised_by_its_record_until_anything_drift
 
     other = fingerprint(plan, RenderOptions(deny_action="DROP"))
     assert converge(lambda: desired(deny_action="DROP"), runner, state_dir=state_dir, fingerprint=other).changed
+
+
+def test_a_record_naming_other_tables_than_the_node_uses_is_stale(runner, state_dir):
+    # The record says legacy, our state is in the default tables: the legacy read differs from the record,
+    # so the run chooses its backend as a first run does, finds the default tables converged, writes nothing.
+    marker = fingerprint(node_slice(), RenderOptions())
+    assert converge(desired(), runner, state_dir=state_dir, fingerprint=marker).changed
+    assert not converge(desired(), runner, state_dir=state_dir, fingerprint=marker).changed  # leaves the record
+    path = os.path.join(state_dir, RECORD_FILE)
+    with open(path, encoding="utf-8") as handle:
+        record = json.load(handle)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(dict(record, backend="legacy"), handle)
+    runner.calls.clear()
+    result = converge(desired(), runner, state_dir=state_dir, fingerprint=marker)
+    assert result.backend == "default" and not result.changed and not runner.writes()
+    assert "iptables-legacy-save -t filter" in result.commands  # read first, as the record said
+    assert naming.PREFIX not in "\n".join(runner.filter_lines(4, "iptables-legacy"))
