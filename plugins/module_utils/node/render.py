@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import canonical_address, network, packed_address
+from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import (
+    canonical_address, network, packed_address, pod_address)
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import (
     EGRESS, FAMILIES, INGRESS, PROTOCOLS, PlanError, check_version, field)
 
@@ -203,7 +204,7 @@ def block_members(block, family):
     A /0 cannot be stored in hash:net, so it becomes its two /1 halves (no gap). Excepts are
     `nomatch` entries; an except that covers a whole positive entry removes that entry.
     """
-    return _block_members(block["cidr"], tuple(block.get("except") or ()), family)
+    return _block_members(field(block, "cidr", "plan: ipBlock"), tuple(block.get("except") or ()), family)
 
 
 @lru_cache(maxsize=None)
@@ -223,6 +224,13 @@ def _block_members(cidr, excepts, family):
     return tuple(sorted(members, key=member_sort_key))
 
 
+def _port_number(value):
+    """A port of the plan as written into a rule: a whole number, never text or a truth value."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PlanError("a port must be a whole number, not %r" % (value,))
+    return value
+
+
 def port_matchers(ports):
     """(protocol part, port part) pairs for a clause's ports; None ports match everything.
 
@@ -240,8 +248,8 @@ def port_matchers(ports):
         if item.get("port") is None:
             entry["all"] = True
             continue
-        first = int(item["port"])
-        last = int(item["end_port"]) if item.get("end_port") is not None else first
+        first = _port_number(item["port"])
+        last = _port_number(item["end_port"]) if item.get("end_port") is not None else first
         if not 1 <= first <= last <= 65535:
             raise PlanError("bad port range %r-%r" % (item.get("port"), item.get("end_port")))
         if first == last:
@@ -284,7 +292,7 @@ class _Slice:
         for number, pod in enumerate(field(data, "pods", "plan")):
             where = "plan: pods[%d]" % number
             key = field(pod, "pod", where)
-            self.pod_ips[key] = tuple(canonical_address(ip) for ip in field(pod, "ips", where))
+            self.pod_ips[key] = tuple(pod_address(ip) for ip in field(pod, "ips", where))
             for direction in DISPATCH_ORDER:
                 policies = tuple(sorted(set(pod.get(direction) or ())))
                 if policies:
@@ -315,7 +323,7 @@ class _Slice:
             if set_id not in self.peer_sets:
                 raise PlanError("%s: peer set %s is not in peer_sets" % (where, set_id))
             found = {version: set() for version in FAMILIES}
-            for text, version in map(canonical_address, self.peer_sets[set_id]):
+            for text, version in map(pod_address, self.peer_sets[set_id]):
                 found[version].add(text)
             self._peer_cache[set_id] = {version: tuple(sorted(texts, key=member_sort_key))
                                         for version, texts in found.items()}

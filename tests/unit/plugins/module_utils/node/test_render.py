@@ -335,6 +335,29 @@ def test_unknown_protocol_and_bad_ranges_are_plan_errors():
         port_matchers([tcp(90, 80)])
 
 
+@pytest.mark.parametrize("port", [True, 80.7, "80", "80 -j ACCEPT", [80]])
+def test_a_port_of_a_hand_made_plan_that_is_not_a_whole_number_is_a_plan_error(port):
+    # never read as a number it is not (True as 1, 80.7 as 80) nor a traceback
+    with pytest.raises(PlanError, match="whole number"):
+        port_matchers([tcp(port)])
+    with pytest.raises(PlanError, match="whole number"):
+        port_matchers([{"protocol": "TCP", "port": 80, "end_port": port}])
+
+
+def test_an_unspecified_pod_address_or_a_block_without_cidr_is_a_plan_error():
+    # ipset refuses 0.0.0.0 and :: in a set of addresses: the restore would stop halfway on the node
+    for address in ("0.0.0.0", "::"):
+        with pytest.raises(PlanError, match="unspecified"):
+            render(plan_slice([pod("x/a", ["10.244.1.10", address], ingress=["x/p"])],
+                              [policy("x/p", "ingress", ["x/a"])]))
+        with pytest.raises(PlanError, match="unspecified"):
+            render(plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/p"])],
+                              [policy("x/p", "ingress", ["x/a"], [clause("s1")])], {"s1": [address]}))
+    with pytest.raises(PlanError, match="cidr"):
+        render(plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/p"])],
+                          [policy("x/p", "ingress", ["x/a"], [clause(ip_blocks=[{"except": []}])])]))
+
+
 def test_missing_peer_set_or_policy_is_a_plan_error():
     broken = plan_slice([pod("x/a", ["10.244.1.10"], ingress=["x/p"])],
                         [policy("x/p", "ingress", ["x/a"], [clause("nope")])])
