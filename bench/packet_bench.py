@@ -323,11 +323,11 @@ def report(rates, args):
     print("ratio to none within each round:")
     print("    tracked (conntrack and our reply rule, nothing isolated): %s" % spread(ratios["tracked"]))
     print("    ours (%d peers in one ipset):                          %s" % (args.peers, spread(ratios["ours"])))
+    print("    naive (%d rules, client's last):                       %s" % (args.peers, spread(ratios["naive"])))
     over_tracked = [rate / base for rate, base in zip(rates["ours"], rates["tracked"])]
     print("ours / tracked (the policy against no policy on a node running conntrack):")
     print("    %s  goal median >= %.1f: %s"
           % (spread(over_tracked), GOAL, "met" if statistics.median(over_tracked) >= GOAL else "MISSED"))
-    print("    naive (%d rules, client's last):                       %s" % (args.peers, spread(ratios["naive"])))
 
 
 def main(argv=None):
