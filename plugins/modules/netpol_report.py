@@ -45,6 +45,8 @@ notes:
   - To compare two Git revisions, check the base revision out beside the working tree (for example
     C(git worktree add ../base origin/main)) and pass its policy directory as O(baseline_policies);
     the module never runs Git.
+  - O(default_namespace) is also the namespace of a manifest of O(baseline_policies) that names none; the pods'
+    C(metadata.ownerReferences) group them into workloads.
   - Policies of O(snapshot) and O(policy_objects) belong to both policy sets of the diff. Take the
     snapshot without C(networkpolicies) when the repository holds the policies, or both sets get
     the live ones too.
@@ -52,64 +54,6 @@ seealso:
   - module: kubenet.netpol.netpol_resolve
     description: Resolves the same sources into the plan the nodes enforce.
 options:
-  policies:
-    description:
-      - Paths to NetworkPolicy manifests. A directory stands for every C(.yaml), C(.yml) and
-        C(.json) file below it, hidden directories excepted.
-      - "A file may hold several YAML documents, and a document may be a C(kind: List) of policies."
-    type: list
-    elements: path
-    default: []
-  policy_objects:
-    description:
-      - "NetworkPolicy manifests given as data, for example the RV(kubernetes.core.k8s_info#module:resources)
-        of a C(NetworkPolicy) query. A C(kind: List) stands for its items. They join both policy sets of the diff."
-    type: list
-    elements: dict
-    default: []
-  snapshot:
-    description:
-      - Path to the JSON output of C(kubectl get namespaces,pods,nodes,networkpolicies -A -o json).
-        Its NetworkPolicy items join the policies (of both sets, for the diff).
-      - The pods' C(metadata.ownerReferences) group them into workloads.
-      - Exactly one of O(snapshot) and O(cluster) gives the cluster facts.
-    type: path
-  cluster:
-    description:
-      - The cluster facts as API objects, as RV(kubernetes.core.k8s_info#module:resources) returns them.
-        An object without C(kind) takes the kind of the list it is in.
-      - Exactly one of O(snapshot) and O(cluster) gives the cluster facts.
-    type: dict
-    suboptions:
-      namespaces:
-        description: Namespace objects; their labels are what namespaceSelectors match.
-        type: list
-        elements: dict
-        default: []
-      pods:
-        description:
-          - Pod objects; their labels, IPs, node, host network, phase and container ports are used, and their
-            owner references group them into workloads.
-        type: list
-        elements: dict
-        default: []
-      nodes:
-        description: Node objects.
-        type: list
-        elements: dict
-        default: []
-  default_namespace:
-    description:
-      - The namespace of a manifest from O(policies), O(baseline_policies) or O(policy_objects) that names none.
-      - A name the API server would refuse as a namespace (not a DNS-1123 label) is an error.
-    type: str
-    default: default
-  strict:
-    description:
-      - Make every validation warning (what the API server accepts but reads differently than written)
-        an error, as in M(kubenet.netpol.netpol_resolve).
-    type: bool
-    default: false
   ports:
     description:
       - The ports to report on, one matrix per item. An item is a comma-separated list of C(PROTOCOL)
@@ -143,6 +87,7 @@ options:
     default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - kubenet.netpol.policy_sources
 attributes:
   check_mode:
     support: full

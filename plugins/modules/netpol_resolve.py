@@ -43,58 +43,6 @@ seealso:
   - module: kubernetes.core.k8s_info
     description: Reads the namespaces, pods and nodes to pass as O(cluster).
 options:
-  policies:
-    description:
-      - Paths to NetworkPolicy manifests. A directory stands for every C(.yaml), C(.yml) and
-        C(.json) file below it, hidden directories excepted.
-      - "A file may hold several YAML documents, and a document may be a C(kind: List) of policies."
-      - A relative path is taken from the directory the module runs in; prefer absolute paths,
-        for example under C(playbook_dir).
-    type: list
-    elements: path
-    default: []
-  policy_objects:
-    description:
-      - "NetworkPolicy manifests given as data, for example the RV(kubernetes.core.k8s_info#module:resources)
-        of a C(NetworkPolicy) query. A C(kind: List) stands for its items."
-    type: list
-    elements: dict
-    default: []
-  snapshot:
-    description:
-      - Path to the JSON output of C(kubectl get namespaces,pods,nodes,networkpolicies -A -o json).
-      - Its NetworkPolicy items are added to the policies.
-      - Exactly one of O(snapshot), O(cluster) and O(api) gives the cluster facts.
-    type: path
-  cluster:
-    description:
-      - The cluster facts as API objects, as RV(kubernetes.core.k8s_info#module:resources) returns them.
-        An object without C(kind) takes the kind of the list it is in.
-      - Exactly one of O(snapshot), O(cluster) and O(api) gives the cluster facts.
-    type: dict
-    suboptions:
-      namespaces:
-        description: Namespace objects; their labels are what namespaceSelectors match.
-        type: list
-        elements: dict
-        default: []
-      pods:
-        description: Pod objects; their labels, IPs, node, host network, phase and container ports are used.
-        type: list
-        elements: dict
-        default: []
-      nodes:
-        description: Node objects; every node gets a slice of the plan.
-        type: list
-        elements: dict
-        default: []
-  default_namespace:
-    description:
-      - The namespace of a manifest from O(policies) or O(policy_objects) that names none,
-        as C(kubectl apply) would use the current namespace.
-      - A name the API server would refuse as a namespace (not a DNS-1123 label) is an error.
-    type: str
-    default: default
   api:
     description:
       - Read the cluster facts (and, with O(policy_source=cluster) or O(policy_source=both), the cluster's
@@ -118,15 +66,6 @@ options:
     description: Seconds to wait for each page of a list from the API (with O(api)).
     type: int
     default: 30
-  strict:
-    description:
-      - Manifests are validated as the API server of Kubernetes 1.34 validates them. What it accepts
-        with a warning, or reads differently than it is written (a CIDR with host bits set, a null rule
-        read as C({}), a missing C(spec.podSelector)), is reported as a warning with its line and
-        enforced as the API server reads it, unless O(strict) is true, which makes every such
-        warning an error.
-    type: bool
-    default: false
   nodes:
     description:
       - Return the plan of these nodes only (the counts and warnings still describe the whole cluster).
@@ -136,6 +75,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - kubenet.netpol.policy_sources
   - kubenet.netpol.k8s_auth_options
 attributes:
   check_mode:
