@@ -23,29 +23,10 @@ import pytest
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import converge
 from extreme_inputs import EXPECTED, OTHER_PORT, REAL_PODS, SERVED_PORT, SERVERS, address_of, big_case, desired_state
+from pod_programs import SERVER
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, netfilter)")]
-
-SERVER = r"""
-import selectors, socket, sys
-selector = selectors.DefaultSelector()
-for port in sys.argv[1:]:
-    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        server = socket.socket(family, socket.SOCK_STREAM)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        server.bind((address, int(port)))
-        server.listen(16)
-        selector.register(server, selectors.EVENT_READ)
-print("ready", flush=True)
-while True:
-    for key, _events in selector.select():
-        connection, _peer = key.fileobj.accept()
-        connection.sendall(b"ok")
-        connection.close()
-"""
 
 # Connects to each (host, port) given, one per line of output: ok, refused, timeout or the error.
 CLIENT = r"""

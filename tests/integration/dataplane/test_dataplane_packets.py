@@ -24,6 +24,7 @@ import sys
 import pytest
 
 from chains_module import run_module
+from pod_programs import SERVER
 from dataplane_plans import STANDARD_PODS, STANDARD_POLICIES, desired, netpol, node_slice, without
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.conntrack import ConnectionCutter
@@ -40,37 +41,6 @@ FROM_OUTSIDE = netpol("x/from-outside", {
     "podSelector": {"matchLabels": {"app": "c"}},
     "ingress": [{"from": [{"ipBlock": {"cidr": "192.168.50.0/24", "except": ["192.168.50.3/32"]}}],
                  "ports": [{"port": 8080}]}]})
-
-SERVER = r"""
-import selectors, socket, sys
-selector = selectors.DefaultSelector()
-for port in sys.argv[1:]:
-    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        server = socket.socket(family, socket.SOCK_STREAM)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        server.bind((address, int(port)))
-        server.listen(64)
-        selector.register(server, selectors.EVENT_READ)
-print("ready", flush=True)
-while True:  # greet each connection with "ok", then echo what it sends
-    for key, events in selector.select():
-        if key.data is None:
-            connection, peer = key.fileobj.accept()
-            connection.sendall(b"ok")
-            selector.register(connection, selectors.EVENT_READ, data="echo")
-            continue
-        try:
-            data = key.fileobj.recv(1024)
-        except OSError:
-            data = b""
-        if data:
-            key.fileobj.sendall(data)
-        else:
-            selector.unregister(key.fileobj)
-            key.fileobj.close()
-"""
 
 CLIENT = r"""
 import socket, sys
