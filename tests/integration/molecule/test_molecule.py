@@ -9,48 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
+from molecule_runs import molecule, processes_naming
 
 from netpol_lab import netns
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "scripts" / "molecule"
 RUN_ID = re.compile(r"lab (npl[0-9a-f]{4}) up in")
 TIMEOUT = 600
-
-
-@pytest.fixture
-def ephemeral():
-    """Molecule's ephemeral dir for one run; short, because SSH control sockets live below it."""
-    path = tempfile.mkdtemp(prefix="npm-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def molecule(ephemeral, *args):
-    env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=ephemeral, NO_COLOR="1")
-    done = subprocess.run([str(SCRIPT), "enforce"] + list(args), env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT, check=False)
-    return done.returncode, done.stdout + done.stderr
-
-
-def processes_naming(text):
-    pids = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as handle:
-                if text.encode() in handle.read() and netns.running(int(entry)):
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
 
 
 def assert_no_lab_left(output, ephemeral):
@@ -71,7 +39,7 @@ def step_results(output):
 
 
 def test_molecule_test_passes_and_leaves_nothing(ephemeral):
-    code, output = molecule(ephemeral)
+    code, output = molecule("enforce", ephemeral, timeout=TIMEOUT)
     assert code == 0, output[-6000:]
     steps = step_results(output)
     for step in ("create", "converge", "idempotence", "verify", "destroy"):
@@ -85,7 +53,7 @@ def test_molecule_test_passes_and_leaves_nothing(ephemeral):
 
 
 def test_a_failed_converge_still_destroys_the_lab(ephemeral):
-    code, output = molecule(ephemeral, "--", "-e", "netpol_deny_action=BOGUS")
+    code, output = molecule("enforce", ephemeral, "--", "-e", "netpol_deny_action=BOGUS", timeout=TIMEOUT)
     assert code != 0
     assert "value of netpol_deny_action must be one of" in output, output[-6000:]
     steps = step_results(output)

@@ -10,49 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
+from molecule_runs import ROOT, molecule, processes_naming
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "scripts" / "molecule"
 IMAGE = ROOT / "scripts" / "vm-image"
 # Measured: about 6 minutes with a cached image on a busy 2-core host; the image build adds about 2.
 TIMEOUT = 1500
-
-
-@pytest.fixture
-def ephemeral():
-    """Molecule's ephemeral dir for one run; short, because SSH control sockets live below it."""
-    path = tempfile.mkdtemp(prefix="npv-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def molecule(ephemeral, *args):
-    env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=ephemeral, NO_COLOR="1")
-    done = subprocess.run([str(SCRIPT), "vm"] + list(args), env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT, check=False)
-    return done.returncode, done.stdout + done.stderr
-
-
-def processes_naming(text):
-    """Pids whose command line names text (a VM's qemu or the switch names its run dir)."""
-    pids = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as handle:
-                if text.encode() in handle.read():
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
 
 
 def assert_nothing_left(output, ephemeral):
@@ -79,7 +47,7 @@ def test_vm_image_is_built_once_and_reused():
 
 
 def test_molecule_vm_scenario_passes_and_leaves_nothing(ephemeral):
-    code, output = molecule(ephemeral)
+    code, output = molecule("vm", ephemeral, timeout=TIMEOUT)
     assert code == 0, output[-6000:]
     steps = step_results(output)
     for step in ("create", "prepare", "converge", "idempotence", "verify", "side_effect", "destroy"):
@@ -97,7 +65,7 @@ def test_molecule_vm_scenario_passes_and_leaves_nothing(ephemeral):
 
 
 def test_a_failed_converge_still_destroys_the_vms(ephemeral):
-    code, output = molecule(ephemeral, "--", "-e", "netpol_deny_action=BOGUS")
+    code, output = molecule("vm", ephemeral, "--", "-e", "netpol_deny_action=BOGUS", timeout=TIMEOUT)
     assert code != 0
     assert "value of netpol_deny_action must be one of" in output, output[-6000:]
     steps = step_results(output)
