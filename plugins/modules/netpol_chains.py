@@ -378,26 +378,24 @@ def isolated_pods(plan_slice):
     return sum(1 for pod in (plan_slice or {}).get("pods") or () if pod.get("ingress") or pod.get("egress"))
 
 
-def after_converge(module, options, backend):
+def after_converge(module, options, marker, backend):
     """Under the node's lock, once it is converged: the lookup of denials, then the saved state (True: it changed)."""
     keep_denial_lookup(module, options)
-    return keep_state(module, options, backend)
+    return keep_state(module, options, marker, backend)
 
 
 def keep_denial_lookup(module, options):
     """With log_denied, what attributes a logged denial (node/denials.py); bookkeeping, so never a change."""
     params = module.params
     wanted = denials.lookup(params["plan"]) if options.log_denied and params["state"] == "present" else None
-    if module.check_mode:
-        return
     try:
-        denials.keep_lookup(params["state_dir"], wanted)
+        denials.keep_lookup(params["state_dir"], wanted, module.check_mode)
     except OSError as exc:
         raise ConvergeError("log_denied: the node is converged, but the lookup of denials in %s could not be kept: %s"
                             % (params["state_dir"], exc)) from None
 
 
-def keep_state(module, options, backend):
+def keep_state(module, options, marker, backend):
     """Save the converged state for the boot unit (persist), or remove ours when not wanted. True: changed."""
     params = module.params
     saved = persist.Persistence(params["persist_dir"], params["persist_unit_dir"])
@@ -411,10 +409,11 @@ def keep_state(module, options, backend):
                 raise ConvergeError("persist: cannot remove the saved state in %s: %s" % (params["persist_dir"], exc)) from None
             daemon_reload(module, params["persist_unit_dir"])
         return True
-    boot = options
+    boot, boot_marker = options, marker  # the live state's, unless the boot one fails closed
     if params["persist_fail_closed_cidrs"]:
         boot = dataclasses.replace(options, fail_closed_cidrs=tuple(params["persist_fail_closed_cidrs"]))
-    wanted = persist.stamp(fingerprint(params["plan"], boot), backend, params["bridge_netfilter"])
+        boot_marker = fingerprint(params["plan"], boot)
+    wanted = persist.stamp(boot_marker, backend, params["bridge_netfilter"])
     if saved.up_to_date(wanted):
         return False
     if module.check_mode:
@@ -467,7 +466,7 @@ def main():
     try:
         result = converge(desired, command_runner(module), options.families, params["backend"],
                           module.check_mode, params["state_dir"], module._diff, params["lock_timeout"], marker,
-                          cutter, partial(after_converge, module, options))
+                          cutter, partial(after_converge, module, options, marker))
     except PlanError as exc:
         module.fail_json(msg="plan: %s" % exc)
     except ConvergeError as exc:

@@ -46,6 +46,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.files import write_atomically
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.render import Desired, member_sort_key
 
 BACKENDS = ("auto", "nft", "legacy")
@@ -435,10 +436,7 @@ class Record:
     def save(self, entry):
         if self.path is None:
             return
-        partial = self.path + ".new"
-        with open(partial, "w", encoding="utf-8") as handle:
-            json.dump(entry, handle)
-        os.replace(partial, self.path)
+        write_atomically(self.path, json.dumps(entry))
 
 
 def apply(shell, changes, backend):
@@ -640,16 +638,18 @@ def converge(desired, run, families=(4, 6), backend="auto", check_mode=False, st
             seen = None if want_diff else record.load()
             # A node found converged is read in the tables it was found in: if our state there is still
             # byte for byte the recorded one, asking which backend the node uses would change nothing.
-            guess = seen.get("backend") if backend == "auto" and seen else None
-            chosen = guess if guess in CHOSEN_BACKENDS else choose_backend(shell, backend, families)
+            recorded = seen.get("backend") if backend == "auto" and seen else None
+            trusted = recorded in CHOSEN_BACKENDS
+            chosen = recorded if trusted else choose_backend(shell, backend, families)
             texts, blocks, digest = read_saves(shell, chosen, families)
             entry = {"fingerprint": fingerprint, "backend": chosen, "families": list(families), "live": digest}
             if seen is not None and {key: seen.get(key) for key in entry} == entry:
                 return Result(False, chosen, shell.commands, seen["counts"], Changes().summary,
                               after=after(chosen) if after else None)
-            if guess == chosen and backend == "auto":  # the record is stale: choose as a first run does
-                chosen = choose_backend(shell, backend, families)
-                if chosen != guess:
+            if trusted:  # the record is stale: choose the backend as a first run does
+                detected = choose_backend(shell, backend, families)
+                if detected != chosen:
+                    chosen = detected
                     texts, blocks, digest = read_saves(shell, chosen, families)
                     entry = dict(entry, backend=chosen, live=digest)
             tables = {family: parse_iptables_save(text, family) for family, text in texts.items()}

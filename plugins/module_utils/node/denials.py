@@ -20,6 +20,7 @@ from collections import deque
 from datetime import datetime, timezone
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.files import write_atomically
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.addresses import canonical_address
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import EGRESS, INGRESS
 
@@ -59,10 +60,7 @@ def keep_lookup(state_dir, wanted, check_mode=False):
     if load_lookup(state_dir) == wanted:
         return False
     if not check_mode:
-        partial = path + ".new"
-        with open(partial, "w", encoding="utf-8") as handle:
-            json.dump(wanted, handle, sort_keys=True)
-        os.replace(partial, path)
+        write_atomically(path, json.dumps(wanted, sort_keys=True))
     return True
 
 

@@ -30,6 +30,7 @@ import shlex
 import shutil
 
 from ansible_collections.kubenet.netpol.plugins.module_utils.node import naming
+from ansible_collections.kubenet.netpol.plugins.module_utils.node.files import write_atomically
 from ansible_collections.kubenet.netpol.plugins.module_utils.node.dataplane import (
     LiveState, LiveTable, iptables_tools, plan_present)
 
@@ -136,9 +137,9 @@ class Persistence:
         shutil.rmtree(directory, ignore_errors=True)  # left by a run killed while writing it
         os.mkdir(directory, 0o700)
         for name, lines in boot_payloads(desired).items():
-            _write(os.path.join(directory, name), "\n".join(lines) + "\n")
-        _write(os.path.join(directory, SCRIPT_FILE), boot_script(families, backend, bridge_netfilter))
-        _write(os.path.join(directory, STAMP_FILE), wanted_stamp + "\n")
+            write_atomically(os.path.join(directory, name), "\n".join(lines) + "\n")
+        write_atomically(os.path.join(directory, SCRIPT_FILE), boot_script(families, backend, bridge_netfilter))
+        write_atomically(os.path.join(directory, STAMP_FILE), wanted_stamp + "\n")
         _fsync_dir(directory)
         link = os.path.join(self.persist_dir, CURRENT)
         _symlink(target, link)
@@ -146,7 +147,7 @@ class Persistence:
         unit_changed = not self.unit_is_current()
         if unit_changed:
             os.makedirs(os.path.dirname(self.wants_link), exist_ok=True)
-            _write(self.unit_path, unit_text(self.persist_dir))
+            write_atomically(self.unit_path, unit_text(self.persist_dir))
             _symlink(self.unit_path, self.wants_link)
         return unit_changed
 
@@ -183,16 +184,6 @@ def _read(path):
 def _ours(path):
     text = _read(path)
     return text is not None and text.startswith(HEADER)
-
-
-def _write(path, text):
-    """Write through a temporary file and fsync, so a crash leaves the old file or the new one."""
-    partial = path + ".new"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
 
 
 def _symlink(target, link):
