@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to kubenet.netpol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Kubernetes API auth options, documented once (the argument spec is ingest/live.AUTH_ARG_SPEC)."""
+"""The Kubernetes API auth options, documented once (the argument spec is ingest/auth.AUTH_ARG_SPEC)."""
 
 from __future__ import annotations
 

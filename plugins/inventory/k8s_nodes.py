@@ -63,7 +63,8 @@ import re
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.live import AUTH_ARG_SPEC, read_objects
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.auth import AUTH_ARG_SPEC
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.live import read_objects
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError
 
 _UNSAFE_GROUP_CHARS = re.compile(r"[^A-Za-z0-9_]")

@@ -78,6 +78,13 @@ extends_documentation_fragment:
   - kubenet.netpol.policy_sources
   - kubenet.netpol.k8s_auth_options
 attributes:
+  action:
+    description: The task has an action plugin of the same name that runs on the controller.
+    support: full
+    details:
+      - On the controller (a local connection without become, async or a task environment) an action
+        plugin runs the task in Ansible's own worker process, with the same options and result;
+        anywhere else, or when a library is missing there, the module runs as usual.
   check_mode:
     support: full
     details:
@@ -221,70 +228,22 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, problem_dicts
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.live import AUTH_ARG_SPEC, auth_argument_spec
-from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.sources import (
-    POLICY_SOURCES, load_sources, source_argument_spec)
 from ansible_collections.kubenet.netpol.plugins.module_utils.libraries import missing_libraries
-from ansible_collections.kubenet.netpol.plugins.module_utils.plan.slicing import restrict_nodes
-from ansible_collections.kubenet.netpol.plugins.module_utils.engine.planner import build_plan
-
-FACT_SOURCES = ("snapshot", "cluster", "api")
-
-
-LIBRARIES = (("netaddr", "netaddr"), ("PyYAML", "yaml"))
-
-
-def argument_spec():
-    return {
-        **source_argument_spec(),
-        "nodes": {"type": "list", "elements": "str"},
-        "api": {"type": "bool"},
-        "policy_source": {"type": "str", "choices": list(POLICY_SOURCES), "default": "repository"},
-        "request_timeout": {"type": "int", "default": 30},
-        **auth_argument_spec(env_fallback),
-    }
-
-
-def load_inputs(params, warnings):
-    """(cluster, policies) from the module options, or InputError with every problem."""
-    api = None
-    if params["api"]:
-        api = {name: params[name] for name in AUTH_ARG_SPEC}
-        api["timeout"] = params["request_timeout"]
-    return load_sources(params["policies"], params["policy_objects"], params["snapshot"], params["cluster"],
-                        params["default_namespace"], strict=params["strict"], warnings=warnings, api=api,
-                        policy_source=params["policy_source"])
+from ansible_collections.kubenet.netpol.plugins.module_utils.resolve_task import (
+    OPTION_RULES, ResolveFailure, argument_spec, needed_libraries, resolve)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[FACT_SOURCES],
-        required_one_of=[FACT_SOURCES],
-        supports_check_mode=True,
-    )
-    needed = LIBRARIES + ((("kubernetes", "kubernetes"),) if module.params["api"] else ())
-    for name, error in missing_libraries(needed):
+    module = AnsibleModule(argument_spec=argument_spec(env_fallback), supports_check_mode=True, **OPTION_RULES)
+    for name, error in missing_libraries(needed_libraries(module.params)):
         module.fail_json(msg=missing_required_lib(name), exception=error)
-
-    input_warnings = []
     try:
-        cluster, policies = load_inputs(module.params, input_warnings)
-    except InputError as exc:
-        module.fail_json(msg=str(exc), problems=problem_dicts(exc.problems))
-    for warning in input_warnings:
-        module.warn(str(warning))
-
-    plan = build_plan(cluster, policies)
-    if module.params["nodes"] is not None:
-        unknown = [name for name in module.params["nodes"] if name not in plan["nodes"]]
-        if unknown:
-            module.fail_json(msg="nodes: not in the cluster facts: %s" % ", ".join(unknown))
-        plan = restrict_nodes(plan, module.params["nodes"])
-    for warning in plan["warnings"]:
+        result, warnings = resolve(module.params)
+    except ResolveFailure as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, plan=plan, counts=plan["counts"], input_warnings=problem_dicts(input_warnings))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

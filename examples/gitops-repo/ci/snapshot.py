@@ -36,8 +36,9 @@ def _collection_on_path(environ):
 
 _collection_on_path(os.environ)
 # The collection's own reader: the same client, auth options, paging and errors as its live mode.
+from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.auth import AUTH_ARG_SPEC  # noqa: E402 pylint: disable=wrong-import-position
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.live import (  # noqa: E402 pylint: disable=wrong-import-position
-    AUTH_ARG_SPEC, FACT_KINDS, read_objects)
+    FACT_KINDS, read_objects)
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError  # noqa: E402 pylint: disable=wrong-import-position
 
 TRUE_WORDS = ("1", "true", "yes", "on")

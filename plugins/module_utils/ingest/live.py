@@ -6,7 +6,7 @@
 Every list is read whole, page by page (limit/continue), before anything else happens, and any
 error (unreachable, timeout, 401/403, an expired continue token, a bad kubeconfig) stops the run
 as a located problem: an error is never read as "no pods". The auth options are those of
-kubernetes.core (one argument spec, AUTH_ARG_SPEC, and one doc fragment), so a play's
+kubernetes.core (one argument spec, ingest/auth.py, and one doc fragment), so a play's
 module_defaults for that collection carry over; the client is built in one place (api_client).
 """
 
@@ -27,35 +27,11 @@ from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.facts import
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.problems import InputError, Problem
 from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.yamldoc import Document
 
-# The options of kubernetes.core's k8s_auth_options fragment we honour, with their environment variables.
-AUTH_ARG_SPEC = {
-    "kubeconfig": {"type": "raw", "env": "K8S_AUTH_KUBECONFIG"},
-    "context": {"type": "str", "env": "K8S_AUTH_CONTEXT"},
-    "host": {"type": "str", "env": "K8S_AUTH_HOST"},
-    "api_key": {"type": "str", "no_log": True, "env": "K8S_AUTH_API_KEY"},
-    "username": {"type": "str", "env": "K8S_AUTH_USERNAME"},
-    "password": {"type": "str", "no_log": True, "env": "K8S_AUTH_PASSWORD"},
-    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"], "env": "K8S_AUTH_VERIFY_SSL"},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "env": "K8S_AUTH_SSL_CA_CERT"},
-    "client_cert": {"type": "path", "aliases": ["cert_file"], "env": "K8S_AUTH_CERT_FILE"},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False, "env": "K8S_AUTH_KEY_FILE"},
-    "proxy": {"type": "str", "env": "K8S_AUTH_PROXY"},
-}
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_TIMEOUT = 30
 FACT_KINDS = ("Namespace", "Node", "Pod")
 RESOURCES = {"Namespace": "namespaces", "Node": "nodes", "Pod": "pods", "NetworkPolicy": "networkpolicies"}
 API_VERSIONS = {"Namespace": "v1", "Node": "v1", "Pod": "v1", "NetworkPolicy": "networking.k8s.io/v1"}
-
-
-def auth_argument_spec(env_fallback):
-    """AUTH_ARG_SPEC as AnsibleModule takes it (the env key becomes a fallback)."""
-    spec = {}
-    for name, option in AUTH_ARG_SPEC.items():
-        entry = {key: value for key, value in option.items() if key != "env"}
-        entry["fallback"] = (env_fallback, [option["env"]])
-        spec[name] = entry
-    return spec
 
 
 def _configuration(auth):
