@@ -13,7 +13,7 @@ Beside the wall times it prints the CPU time of each kind on the controller (ans
 workers and their ssh clients; the nodes' side is not in it), the least of the rounds: on a machine
 shared with other work the wall times swing with the load, the controller's CPU time much less.
 
-    python bench/fleet_bench.py [--nodes 24] [--repeat 3]
+    python bench/fleet_bench.py [--nodes 24] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def timed(command, env, cpu=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=24)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "fleet.yaml")
