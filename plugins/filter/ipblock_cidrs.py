@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleError, AnsibleFilterError
 
-try:
-    import netaddr
-except ImportError:
-    netaddr = None
+from ansible_collections.kubenet.netpol.plugins.module_utils.libraries import missing_libraries
+
+# netaddr too is imported only when the filter runs (docs/architecture.md, "Filters").
+NETADDR = (("netaddr", "netaddr"),)
 
 
 def ipblock_cidrs(ipblock):
     """Sorted canonical CIDRs whose union is cidr minus every except, and nothing more."""
-    if netaddr is None:
+    if missing_libraries(NETADDR):
         raise AnsibleError("kubenet.netpol.ipblock_cidrs requires the Python library netaddr on the controller")
     # Imported here, not with the file: see docs/architecture.md, "Filters".
     from ansible_collections.kubenet.netpol.plugins.module_utils.ingest.validate import validate_ip_block

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleError, AnsibleFilterError
 
-try:
-    import netaddr
-except ImportError:
-    netaddr = None
-
+from ansible_collections.kubenet.netpol.plugins.module_utils.libraries import missing_libraries
 from ansible_collections.kubenet.netpol.plugins.module_utils.plan.contract import PROTOCOLS
+
+# netaddr too is imported only when the filter runs (docs/architecture.md, "Filters").
+NETADDR = (("netaddr", "netaddr"),)
 
 INPUT_KEYS = ("policies", "cluster")
 
@@ -52,6 +51,8 @@ def _endpoint(cluster, text, role):
             if pod.key == text:
                 return Endpoint(pod.key, pod.ips, pod)
         _fail("%s: no pod %s in cluster.pods" % (role, text))
+    import netaddr  # pylint: disable=import-outside-toplevel
+
     try:
         address = str(netaddr.IPAddress(text))
     except (netaddr.AddrFormatError, ValueError, TypeError):
@@ -77,6 +78,8 @@ def _family(family, source_text, destination_text):
         if family not in (4, 6):
             _fail("family must be 4 or 6, got %r" % (family,))
         return family
+    import netaddr  # pylint: disable=import-outside-toplevel
+
     versions = {netaddr.IPAddress(text).version for text in (source_text, destination_text) if "/" not in text}
     if len(versions) > 1:
         _fail("source and destination are addresses of different IP families")
@@ -87,7 +90,7 @@ def netpol_explain(data, source, destination, protocol_port, family=None, defaul
     """{allowed, reasons}: the verdict for one new connection, with the reason of each side."""
     from ansible_collections.kubenet.netpol.plugins.module_utils.engine.explain import ClusterVerdicts, explain
 
-    if netaddr is None:
+    if missing_libraries(NETADDR):
         raise AnsibleError("kubenet.netpol.netpol_explain requires the Python library netaddr on the controller")
     cluster, policies = _inputs(data, default_namespace)
     protocol, port = _protocol_port(protocol_port)
